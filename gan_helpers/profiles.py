@@ -1,0 +1,104 @@
+"""Compute profiles: one notebook, three sizes of run.
+
+- ``smoke``: seconds on a CPU (CI and nbval);
+- ``cpu``: recognizable results in at most 10 minutes on a 2-core laptop CPU;
+- ``full``: the paper-level run on one GPU;
+- ``auto``: ``full`` when a GPU is present, else ``cpu``.
+
+Each notebook writes its own table of profiles in plain sight; this module only picks one,
+applies the reader's overrides and refuses values that make no sense.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+PROFILES = ("smoke", "cpu", "full")
+ALLOWED = PROFILES + ("auto",)
+
+# Rules by key: what a value must be. Keys not listed here are taken as they are.
+_POSITIVE_INT = ("epochs", "batch_size", "n_train", "latent_dim", "n_samples", "n_critic", "snapshot_every", "steps")
+_POSITIVE_FLOAT = ("lr", "lr_G", "lr_D")
+_UNIT_INTERVAL = ("ema_decay", "dropout", "beta1", "beta2")
+
+
+def default_profile() -> str:
+    """The profile asked for by the environment variable GAN_PROFILE, else ``auto``."""
+    return os.environ.get("GAN_PROFILE", "auto")
+
+
+def resolve_profile(profile: str) -> str:
+    """Map ``auto`` to ``full`` (a GPU is present) or ``cpu``; reject unknown names."""
+    if profile not in ALLOWED:
+        raise ValueError(
+            f"PROFILE={profile!r} is not a profile. Allowed values: {', '.join(ALLOWED)}. "
+            "Set PROFILE in the parameters cell (or the GAN_PROFILE environment variable)."
+        )
+    if profile == "auto":
+        return "full" if torch.cuda.is_available() else "cpu"
+    return profile
+
+
+def _check(key: str, value: Any) -> None:
+    if value is None:  # None means "all" or "from elsewhere"; nothing to check
+        return
+    def fail(expected: str) -> None:
+        raise ValueError(f"{key.upper()}={value!r} makes no sense: expected {expected}. Fix it in the parameters cell.")
+
+    if key in _POSITIVE_INT and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        fail("a positive whole number")
+    if key in _POSITIVE_FLOAT and not (isinstance(value, (int, float)) and value > 0):
+        fail("a positive number")
+    if key in _UNIT_INTERVAL and not (isinstance(value, (int, float)) and 0 <= value < 1):
+        fail("a number in [0, 1)")
+
+
+def select_profile(profile: str, table: Mapping[str, Mapping[str, Any]], **overrides: Any) -> dict:
+    """The settings of ``profile`` from ``table`` (one dict per profile), with overrides applied.
+
+    Overrides whose value is None are ignored (the parameters cell uses None for "from the
+    profile"). Returns a new dict that also records ``profile`` (the resolved name).
+    """
+    name = resolve_profile(profile)
+    missing = [p for p in PROFILES if p not in table]
+    if missing:
+        raise ValueError(f"the profile table lacks {missing}; every notebook defines smoke, cpu and full")
+    config = dict(table[name])
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in config:
+            raise ValueError(f"override {key.upper()} is not a setting of this notebook; settings: {sorted(config)}")
+        config[key] = value
+    for key, value in config.items():
+        _check(key, value)
+    return {"profile": name, **config}
+
+
+def save_config(config: Mapping[str, Any], out_dir: str | Path) -> Path:
+    """Write the run's settings to ``out_dir/config.json`` (saved beside the results)."""
+    path = Path(out_dir) / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(config), indent=2, default=str) + "\n")
+    return path
+
+
+def default_data_root() -> str:
+    """$GAN_DATA_ROOT, else ``data`` or ``../data`` (whichever exists; run from the repository
+    or its notebooks/ folder), else ``data`` (where a download will go)."""
+    if "GAN_DATA_ROOT" in os.environ:
+        return os.environ["GAN_DATA_ROOT"]
+    for candidate in ("data", "../data"):
+        if Path(candidate, "MNIST").is_dir():
+            return candidate
+    return "data"
+
+
+def default_out_dir(chapter: str, profile: str) -> str:
+    """``$GAN_OUT_ROOT/<profile>/<chapter>``, with ``outputs`` as the default root."""
+    return str(Path(os.environ.get("GAN_OUT_ROOT", "outputs")) / profile / chapter)

@@ -1,0 +1,43 @@
+"""Seeding, device choice and a description of the machine a run used."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and GPU); returns a torch Generator seeded the same.
+
+    On the CPU, the same seed, profile and machine give the same numbers.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"SEED={seed!r} must be a non-negative whole number")
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """``cuda`` when available (or ``prefer``), else ``mps`` on Apple silicon, else ``cpu``."""
+    if prefer is not None:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_machine(device: torch.device) -> str:
+    """One line naming the hardware, for the record printed beside each result."""
+    if device.type == "cuda":
+        hardware = torch.cuda.get_device_name(device)
+    else:
+        hardware = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
+    return f"{device.type}: {hardware}; torch {torch.__version__}"

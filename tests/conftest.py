@@ -1,0 +1,69 @@
+"""Fixtures: a tiny provisioned data root, and the chapters executed once per session in smoke."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from gan_helpers import provision  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def project_data() -> Path:
+    """The data root `make test` provisioned (real MNIST digits from the offline mirror or torchvision)."""
+    root = ROOT / "data"
+    if not provision.is_provisioned("MNIST", root):
+        pytest.fail("data/MNIST is missing: run the tests through `make test`, which provisions it")
+    return root
+
+
+@pytest.fixture()
+def tiny_root(tmp_path: Path) -> Path:
+    """A data root with 40 synthetic 28x28 'digits' (4 per class) in torchvision's MNIST layout.
+
+    These are stand-ins made by the test (a bright square whose position encodes the class),
+    used to test the loading code, never to train anything that claims quality.
+    """
+    images = np.zeros((40, 28, 28), dtype=np.uint8)
+    labels = np.repeat(np.arange(10, dtype=np.uint8), 4)
+    for i, label in enumerate(labels):
+        row, col = divmod(int(label), 5)
+        images[i, 4 + 10 * row : 10 + 10 * row, 2 + 5 * col : 6 + 5 * col] = 200 + i
+    provision.write_split_dataset(tmp_path / "MNIST" / "raw", images, labels, {"dataset": "MNIST", "source": "test stand-in"})
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def executed_smoke(tmp_path_factory) -> dict:
+    """Every chapter executed by papermill in the smoke profile (once per test session).
+
+    Returns {"dir": folder of executed copies, "outputs": folder of OUT_DIRs}.
+    """
+    import book
+
+    base = tmp_path_factory.mktemp("executed")
+    executed_dir = book.execute("smoke", force=True, out_root=base, outputs_root=base / "outputs")
+    return {"dir": executed_dir, "outputs": base / "outputs" / "smoke"}
+
+
+def stream_text(notebook) -> str:
+    """All stdout/stderr text and error outputs of an executed notebook, as one string."""
+    parts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                parts.append(output.text)
+            elif output.output_type == "error":
+                parts.append("\n".join(output.traceback))
+    return "".join(parts)
+
+
+def read_metrics(out_dir: Path) -> dict:
+    return json.loads((out_dir / "metrics.json").read_text())

@@ -1,0 +1,99 @@
+"""Provisioning, loading and saving data: exact values, layouts and actionable errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import gan_helpers as gh
+from gan_helpers import provision
+
+
+def test_idx_round_trip(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    provision.write_idx(tmp_path / "x-idx3-ubyte", array)
+    raw = (tmp_path / "x-idx3-ubyte").read_bytes()
+    assert raw[:4] == bytes([0, 0, 8, 3]) and raw[4:16] == bytes([0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4])
+    np.testing.assert_array_equal(provision.read_idx(tmp_path / "x-idx3-ubyte"), array)
+
+
+def test_npm_json_recovers_uint8_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    originals = {d: rng.integers(0, 256, size=(d + 1, 28, 28), dtype=np.uint8) for d in range(10)}
+    for digit, pixels in originals.items():  # the npm package's format: pixel/255 rounded to 3 decimals
+        (tmp_path / f"{digit}.json").write_text(json.dumps({"data": [round(v / 255, 3) for v in pixels.ravel().tolist()]}))
+    images, labels = provision.npm_digits_to_arrays(tmp_path)
+    assert images.shape == (55, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images, np.concatenate([originals[d] for d in range(10)]))
+    np.testing.assert_array_equal(np.bincount(labels), np.arange(1, 11))
+
+
+def test_split_is_stratified_disjoint_and_shuffled():
+    labels = np.repeat(np.arange(10), 100)
+    train, test = provision.split_per_class(labels)
+    assert len(train) == 850 and len(test) == 150 and not set(train) & set(test)
+    assert np.bincount(labels[test]).tolist() == [15] * 10
+    assert len(set(labels[train[:50]])) == 10  # shuffled: a small prefix holds every class
+
+
+def test_load_digits_layout_range_and_source(tiny_root):
+    data = gh.load_digits("MNIST", tiny_root, split="train", n=20)
+    assert data.images.shape == (20, 1, 28, 28) and data.images.dtype == torch.float32
+    assert data.images.min() == -1.0 and data.images.max() <= 1.0 and data.images.max() > 0.5
+    assert data.labels.dtype == torch.int64
+    assert data.source == "test stand-in"
+    test = gh.load_digits("MNIST", tiny_root, split="test")
+    assert len(test) == 10 and sorted(test.labels.tolist()) == list(range(10))
+
+
+def test_missing_data_says_where_and_how(tmp_path):
+    with pytest.raises(gh.DataNotFoundError) as error:
+        gh.load_digits("MNIST", tmp_path / "nowhere", download=False)
+    message = str(error.value)
+    assert str((tmp_path / "nowhere").resolve()) in message
+    assert "make data" in message and "gan_helpers.provision" in message
+
+
+def test_unknown_dataset_and_bad_n(tiny_root):
+    with pytest.raises(ValueError, match="not a digit dataset"):
+        gh.load_digits("CIFAR10", tiny_root)
+    with pytest.raises(ValueError, match="positive"):
+        gh.load_digits("MNIST", tiny_root, n=0)
+
+
+def test_unit_range_round_trip():
+    pixels = torch.arange(256, dtype=torch.uint8)
+    scaled = gh.to_unit_range(pixels)
+    assert scaled[0] == -1 and scaled[-1] == 1
+    assert torch.equal(gh.to_uint8(scaled), pixels)
+    assert gh.to_uint8(torch.tensor([-3.0, 3.0])).tolist() == [0, 255]
+
+
+def test_loader_batches_reproducible_and_resumable():
+    x = torch.arange(10.0)
+    loader = gh.InMemoryLoader(x, batch_size=3, seed=7)
+    assert len(loader) == 3
+    first = [b[0].tolist() for b in loader]
+    assert len(sum(first, [])) == 9 and len(set(sum(first, []))) == 9  # drop_last, no repeats
+    assert first == [b[0].tolist() for b in gh.InMemoryLoader(x, batch_size=3, seed=7)]
+    state = loader.state_dict()
+    second = [b[0].tolist() for b in loader]
+    assert second != first  # a new order each epoch
+    restored = gh.InMemoryLoader(x, batch_size=3, seed=123)
+    restored.load_state_dict(state)
+    assert [b[0].tolist() for b in restored] == second
+    with pytest.raises(ValueError, match="batch_size"):
+        gh.InMemoryLoader(x, batch_size=0, seed=0)
+
+
+def test_save_samples_formats(tmp_path):
+    grey = torch.rand(5, 1, 28, 28) * 2 - 1
+    path = gh.save_samples(tmp_path, grey, labels=torch.arange(5))
+    saved = np.load(path)
+    assert saved["images"].shape == (5, 28, 28) and saved["images"].dtype == np.uint8
+    assert saved["labels"].tolist() == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(saved["images"], gh.to_uint8(grey)[:, 0].numpy())
+    colour = gh.save_samples(tmp_path / "c", torch.zeros(2, 3, 8, 8))
+    assert np.load(colour)["images"].shape == (2, 8, 8, 3)
+    assert "labels" not in np.load(colour)
