@@ -106,21 +106,9 @@ class DigitScorer:
 # --- training (reproduces the shipped weights) -------------------------------------------
 
 
-def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random shifts of up to 2 pixels and small rotations/scalings, as affine grids."""
-    n = len(x)
-    angle = (torch.rand(n, generator=generator) - 0.5) * (2 * np.pi / 18)  # +-10 degrees
-    scale = 1 + (torch.rand(n, generator=generator) - 0.5) * 0.2
-    shift = (torch.rand(n, 2, generator=generator) - 0.5) * (4 / 14)  # +-2 px in [-1, 1] units
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
-
-
 def train_digit_classifier(root: str | Path, epochs: int = 12, batch_size: int = 64, seed: int = 0) -> tuple[DigitClassifier, float]:
     """Train on the MNIST train split under ``root``; returns (model, held-out test accuracy)."""
-    from .data import load_digits
+    from .data import load_digits, random_affine
 
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
@@ -134,7 +122,7 @@ def train_digit_classifier(root: str | Path, epochs: int = 12, batch_size: int =
         order = torch.randperm(len(train), generator=generator)
         for i in range(len(train) // batch_size):
             idx = order[i * batch_size : (i + 1) * batch_size]
-            loss = F.cross_entropy(model(augment(train.images[idx], generator)), train.labels[idx])
+            loss = F.cross_entropy(model(random_affine(train.images[idx], generator)), train.labels[idx])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

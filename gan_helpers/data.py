@@ -88,6 +88,19 @@ def load_digits(name: str, root: str | Path, split: str = "train", n: int | None
     return DigitData(name, split, to_unit_range(images).unsqueeze(1), labels.long(), source)
 
 
+def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 10.0, shift_px: float = 2.0, scale: float = 0.1) -> torch.Tensor:
+    """Small random rotations (+-degrees), shifts (+-shift_px pixels) and scalings (+-scale) of
+    images (N, C, H, W) in [-1, 1]; the background stays -1. Used to augment real digits."""
+    n, _, height, _ = x.shape
+    angle = (torch.rand(n, generator=generator) - 0.5) * 2 * torch.pi * degrees / 180
+    zoom = 1 + (torch.rand(n, generator=generator) - 0.5) * 2 * scale
+    shift = (torch.rand(n, 2, generator=generator) - 0.5) * 2 * shift_px * 2 / height  # pixels -> [-1, 1] units
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(x)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
+
+
 class InMemoryLoader:
     """Shuffled mini-batches of tensors already in memory, reproducible from a seed.
 
