@@ -4,7 +4,7 @@ Inception Score and FID need an Inception network trained on ImageNet; for digit
 classifier trained on digits is the better judge (and needs no download). The course ships
 its weights in ``gan_helpers/weights/digit_classifier.pt``; they are reproduced with
 
-    python -m gan_helpers.classifier --root data
+    python tools/train_classifier.py --root data   (or: make classifier)
 
 which trains on the provisioned MNIST train split and reports accuracy on the held-out split.
 """
@@ -106,7 +106,7 @@ class DigitScorer:
 # --- training (reproduces the shipped weights) -------------------------------------------
 
 
-def train_digit_classifier(root: str | Path, epochs: int = 12, batch_size: int = 64, seed: int = 0) -> tuple[DigitClassifier, float]:
+def train_digit_classifier(root: str | Path, epochs: int = 30, batch_size: int = 64, seed: int = 0) -> tuple[DigitClassifier, float]:
     """Train on the MNIST train split under ``root``; returns (model, held-out test accuracy)."""
     from .data import load_digits, random_affine
 
@@ -141,7 +141,7 @@ def evaluate_accuracy(model: DigitClassifier, images: torch.Tensor, labels: torc
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the digit classifier that scores generated digits.")
     parser.add_argument("--root", default="data")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "weights" / WEIGHTS))
     args = parser.parse_args(argv)

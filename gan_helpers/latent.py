@@ -20,7 +20,10 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: float | torch.Tensor) -> torch.
     through the low-norm middle that G rarely saw in training (White, 2016).
     """
     t = torch.as_tensor(t, dtype=z0.dtype)
-    cos = (z0 * z1).sum(-1, keepdim=True) / (z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True))
+    norms = z0.norm(dim=-1, keepdim=True) * z1.norm(dim=-1, keepdim=True)
+    if (norms < 1e-12).any():  # a zero vector has no direction: the straight line is all there is
+        return lerp(z0, z1, t)
+    cos = (z0 * z1).sum(-1, keepdim=True) / norms
     omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
     sin = torch.sin(omega)
     if (sin.abs() < 1e-6).any():  # (anti)parallel vectors: no unique great circle, fall back

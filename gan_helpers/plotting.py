@@ -26,7 +26,7 @@ def _as_float_nchw(images: torch.Tensor | np.ndarray) -> torch.Tensor:
             images = images.permute(0, 3, 1, 2)
     if images.ndim != 4:
         raise ValueError(f"expected a batch of images (N, C, H, W), got shape {tuple(images.shape)}")
-    return images.detach().cpu().float()
+    return images.detach().cpu().float().contiguous()
 
 
 def grid_array(images: torch.Tensor | np.ndarray, nrow: int = 8, padding: int = 2) -> np.ndarray:

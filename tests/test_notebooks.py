@@ -71,7 +71,7 @@ def test_interrupted_chapter_resumes_to_the_same_weights(executed_smoke, tmp_pat
     the final weights equal those of the uninterrupted session run."""
     out = tmp_path / "out"
     for epochs in (1, None):
-        parameters = {"EPOCHS": epochs} if epochs else {}
+        parameters = {"RESUME": True, **({"EPOCHS": epochs} if epochs else {})}
         book.execute("smoke", force=True, notebooks=[book.NOTEBOOKS / "01_vanilla_gan.ipynb"], out_root=tmp_path / f"run{epochs}",
                      outputs_root=out, parameters=parameters)
     resumed = torch.load(out / "smoke" / "01_vanilla_gan" / "checkpoint.pt", weights_only=True)

@@ -1,6 +1,7 @@
 """Execute the notebooks with papermill and build the Jupyter Book from the executed copies.
 
     python tools/book.py execute --profile auto     # executed/<profile>/*.ipynb, outputs/<profile>/<chapter>/
+    python tools/book.py execute --profile cpu 02_conditional_gan   # one chapter
     python tools/book.py build --profile cpu        # _build/html from executed/cpu
     python tools/book.py refresh-nbval              # store smoke outputs of NBVAL_CHECK_OUTPUT cells
 
@@ -58,7 +59,7 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
     for source in notebooks or chapter_notebooks():
         executed = target / source.name
         if not force and is_fresh(executed, source):
-            print(f"{source.name}: up to date ({executed.relative_to(ROOT)})")
+            print(f"{source.name}: up to date ({executed})")
             continue
         print(f"{source.name}: executing in profile {profile} ...", flush=True)
         start = time.perf_counter()
@@ -69,13 +70,14 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
                 "PROFILE": profile,
                 "OUT_DIR": str((outputs_root or ROOT / "outputs") / profile / source.stem),
                 "INTERACTIVE": False,
+                **({"RESUME": False} if force else {}),  # forced: train afresh, ignore old checkpoints
                 **(parameters or {}),
             },
             cwd=str(NOTEBOOKS),
             kernel_name="python3",
             progress_bar=False,
         )
-        print(f"{source.name}: done in {time.perf_counter() - start:.0f} s -> {executed.relative_to(ROOT)}")
+        print(f"{source.name}: done in {time.perf_counter() - start:.0f} s -> {executed}")
     return target
 
 
@@ -93,7 +95,11 @@ def stage(profile: str, executed_dir: Path | None = None) -> Path:
     shutil.copytree(ROOT / "book", src / "book")
     (src / "notebooks").mkdir()
     for notebook in chapter_notebooks():
-        shutil.copy2(executed_dir / notebook.name, src / "notebooks" / notebook.name)
+        executed = nbformat.read(executed_dir / notebook.name, as_version=4)
+        # papermill's injected cell holds machine paths; the run's settings are shown by the
+        # notebook's own config table, so the book leaves the injected cell out
+        executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+        nbformat.write(executed, src / "notebooks" / notebook.name)
     return src
 
 
@@ -114,7 +120,7 @@ def build(profile: str, executed_dir: Path | None = None) -> Path:
 def refresh_nbval() -> None:
     """Execute in smoke and keep, in the sources, only the outputs of NBVAL_CHECK_OUTPUT cells."""
     with tempfile.TemporaryDirectory() as tmp:
-        executed_dir = execute("smoke", force=True, out_root=Path(tmp))
+        executed_dir = execute("smoke", force=True, out_root=Path(tmp), outputs_root=Path(tmp) / "outputs")
         for source in chapter_notebooks():
             notebook = nbformat.read(source, as_version=4)
             executed = {cell.id: cell for cell in nbformat.read(executed_dir / source.name, as_version=4).cells}
@@ -123,10 +129,9 @@ def refresh_nbval() -> None:
                 if cell.cell_type != "code":
                     continue
                 if NBVAL_MARK in cell.source:
+                    # nbval compares only cells that were run: keep the outputs and the count
                     cell.outputs = executed[cell.id].outputs
-                    cell.execution_count = None
-                    for output in cell.outputs:
-                        output.pop("execution_count", None) if output.get("output_type") != "execute_result" else output.update(execution_count=None)
+                    cell.execution_count = executed[cell.id].execution_count
                     kept += 1
                 else:
                     cell.outputs, cell.execution_count = [], None
@@ -145,10 +150,15 @@ def main() -> None:
         p.add_argument("--profile", default="auto")
         if name == "execute":
             p.add_argument("--force", action="store_true", help="execute even if the copy is up to date")
+            p.add_argument("chapters", nargs="*", help="chapter names such as 01_vanilla_gan (default: all)")
     sub.add_parser("refresh-nbval")
     args = parser.parse_args()
     if args.command == "execute":
-        execute(args.profile, args.force)
+        chosen = [NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None
+        missing = [str(p) for p in chosen or [] if not p.exists()]
+        if missing:
+            raise SystemExit(f"no such chapter: {missing}; chapters: {[p.stem for p in chapter_notebooks()]}")
+        execute(args.profile, args.force, notebooks=chosen)
     elif args.command == "build":
         build(args.profile)
     else:
