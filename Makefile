@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 PROFILE ?= auto
 export GAN_DATA_ROOT := $(CURDIR)/data
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
 
 .PHONY: book test setup venv system data classifier student execute benchmark clean nbval-refresh
 

@@ -8,4 +8,3 @@ import os
 import tempfile
 
 os.environ["GAN_OUT_ROOT"] = tempfile.mkdtemp(prefix="gan-course-outputs-")
-os.environ.setdefault("MPLBACKEND", "Agg")

@@ -22,6 +22,8 @@ def test_chapter_runs_and_saves_samples(executed_smoke, chapter):
     notebook = nbformat.read(executed_smoke["dir"] / f"{chapter}.ipynb", as_version=4)
     text = stream_text(notebook)
     assert "Traceback" not in text
+    figures = sum("image/png" in o.get("data", {}) for c in notebook.cells for o in c.get("outputs", []))
+    assert figures >= 6, f"only {figures} figures in the executed notebook (is the inline backend on?)"
     out_dir = executed_smoke["outputs"] / chapter
     samples = np.load(out_dir / "samples.npz")
     config = json.loads((out_dir / "config.json").read_text())
