@@ -14,7 +14,6 @@ from typing import Iterator
 import torch
 
 DIGIT_DATASETS = ("MNIST", "FashionMNIST")
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 class DataNotFoundError(FileNotFoundError):
