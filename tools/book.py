@@ -61,22 +61,27 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
         if not force and is_fresh(executed, source):
             print(f"{source.name}: up to date ({executed})")
             continue
+        # Train afresh when forced, or when a finished run exists but the notebook or helpers have
+        # changed since (its checkpoint may not fit); resume when an earlier run never finished.
+        fresh_start = force or executed.exists()
         print(f"{source.name}: executing in profile {profile} ...", flush=True)
         start = time.perf_counter()
+        running = executed.with_name(executed.stem + ".running.ipynb")  # renamed when it completes
         papermill.execute_notebook(
             str(source),
-            str(executed),
+            str(running),
             parameters={
                 "PROFILE": profile,
                 "OUT_DIR": str((outputs_root or ROOT / "outputs") / profile / source.stem),
                 "INTERACTIVE": False,
-                **({"RESUME": False} if force else {}),  # forced: train afresh, ignore old checkpoints
+                **({"RESUME": False} if fresh_start else {}),
                 **(parameters or {}),
             },
             cwd=str(NOTEBOOKS),
             kernel_name="python3",
             progress_bar=False,
         )
+        running.replace(executed)
         print(f"{source.name}: done in {time.perf_counter() - start:.0f} s -> {executed}")
     return target
 
@@ -142,6 +147,19 @@ def refresh_nbval() -> None:
             print(f"{source.name}: stored the outputs of {kept} checked cells")
 
 
+def parse_parameter(text: str) -> tuple[str, object]:
+    """'EPOCHS=5' -> ('EPOCHS', 5); 'ARCH=conv' -> ('ARCH', 'conv')."""
+    import ast
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise SystemExit(f"-p expects NAME=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -151,6 +169,8 @@ def main() -> None:
         if name == "execute":
             p.add_argument("--force", action="store_true", help="execute even if the copy is up to date")
             p.add_argument("chapters", nargs="*", help="chapter names such as 01_vanilla_gan (default: all)")
+            p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
+                           help="a notebook parameter, e.g. -p ARCH=conv -p EPOCHS=5 (Python literals, else strings)")
     sub.add_parser("refresh-nbval")
     args = parser.parse_args()
     if args.command == "execute":
@@ -158,7 +178,7 @@ def main() -> None:
         missing = [str(p) for p in chosen or [] if not p.exists()]
         if missing:
             raise SystemExit(f"no such chapter: {missing}; chapters: {[p.stem for p in chapter_notebooks()]}")
-        execute(args.profile, args.force, notebooks=chosen)
+        execute(args.profile, args.force, notebooks=chosen, parameters=dict(parse_parameter(p) for p in args.parameter))
     elif args.command == "build":
         build(args.profile)
     else:
