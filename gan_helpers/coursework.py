@@ -86,7 +86,7 @@ def short_conditional_fit(front_cls, data, classifier, steps: int = 150, seed: i
     import torch.nn.functional as F
     from torch import nn
 
-    from .classifier import classify
+    from .classifier import evaluate_accuracy
 
     torch.manual_seed(seed)
     examples = torch.stack([data.images[data.labels == k][0] for k in range(10)]).flatten(1)  # (10, 784)
@@ -103,5 +103,4 @@ def short_conditional_fit(front_cls, data, classifier, steps: int = 150, seed: i
     y = torch.arange(500) % 10
     with torch.no_grad():
         images = G(front(torch.randn(500, latent_dim), y)).view(-1, 1, 28, 28)
-    _, probs = classify(classifier, images.to(next(classifier.parameters()).device))
-    return float((probs.argmax(1) == y.numpy()).mean())
+    return evaluate_accuracy(classifier, images.to(next(classifier.parameters()).device), y)
