@@ -2,16 +2,24 @@
 
 In a notebook::
 
-    with gh.exercise("1 · discriminator loss", hint="log D(x) is F.logsigmoid(real_logits)"):
-        gh.expect_close(discriminator_loss(real, fake), 1.0372, "the loss of logits (2, -1) vs (0.5, -3)")
+    with gh.exercise("1 · D's loss", hint="log D(x) = F.logsigmoid(real_logits)", points=2):
+        real_logits, fake_logits = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+        gh.expect_close(discriminator_loss(real_logits, fake_logits), 1.2314, "the loss of ...")
 
 The solution cells of the instructor's notebook wrap the answer in ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``; ``tools/coursework.py`` (``make student``) replaces that block by a stub.
+A check cell may hold extra cases between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``:
+the student edition drops them, the grader runs them.
+
+When ``tools/coursework.py grade`` grades a submission, it replaces every check cell by the
+instructor's and runs it through :func:`run_check`, which publishes what each ``exercise`` block
+found as one display output tagged with a secret of that run; the grader reads nothing else.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Iterator
 
 import torch
@@ -19,32 +27,71 @@ import torch
 PASSED = "PASSED"
 NOT_DONE = "NOT DONE"
 FAILED = "NOT YET RIGHT"
+RESULT_MIME = "application/vnd.gan-course.check+json"  # what run_check publishes for the grader
+
+_records: ContextVar[list | None] = ContextVar("exercise_records", default=None)
 
 
 class ExerciseResult:
-    """What a check found: ``passed`` and the line it printed."""
+    """What a check found: the exercise, its points, ``passed``, ``status`` and the line it printed."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str, points: int) -> None:
+        self.name, self.points = name, points
         self.passed = False
+        self.status = FAILED
         self.message = ""
 
 
 @contextmanager
-def exercise(name: str, hint: str) -> Iterator[ExerciseResult]:
-    """Run the checks in the ``with`` block; print one line for the student, swallow the error."""
-    result = ExerciseResult()
+def exercise(name: str, hint: str, points: int = 1) -> Iterator[ExerciseResult]:
+    """Run the checks in the ``with`` block; print one line for the student, swallow the error.
+
+    ``name`` and ``points`` (a positive whole number, the exercise's weight in the grade) must be
+    written as literals: the grader reads them from the instructor's notebook without running it.
+    """
+    if not isinstance(points, int) or isinstance(points, bool) or points < 1:
+        raise ValueError(f"exercise {name!r}: points must be a whole number >= 1, got {points!r}")
+    result = ExerciseResult(name, points)
     try:
         yield result
     except NotImplementedError:
+        result.status = NOT_DONE
         result.message = f"[{NOT_DONE}] Exercise {name}: replace `raise NotImplementedError` with your code.\n  Hint: {hint}"
     except AssertionError as error:
         result.message = f"[{FAILED}] Exercise {name}: {error}\n  Hint: {hint}"
     except Exception as error:  # the student's code crashed: say where, without a traceback
         result.message = f"[{FAILED}] Exercise {name}: your code raised {type(error).__name__}: {error}\n  Hint: {hint}"
     else:
-        result.passed = True
+        result.passed, result.status = True, PASSED
         result.message = f"[{PASSED}] Exercise {name}"
     print(result.message)
+    records = _records.get()
+    if records is not None:  # a grader's run_check is listening
+        records.append(result)
+
+
+def run_check(source: str, token: str, namespace: dict) -> None:
+    """Run a check cell's ``source`` in ``namespace`` (the notebook's globals) for the grader.
+
+    Publishes one display output of type ``RESULT_MIME``: ``{"token": token, "results": [{"name",
+    "status", "message"}, ...], "error": "..."}``, one result per ``exercise`` block that finished;
+    ``error`` says what stopped the cell early (an error outside every ``exercise`` block, or the
+    interrupt of a time limit). Only the grader, which wrote ``token`` into this cell, knows it.
+    """
+    from IPython.display import publish_display_data
+
+    records: list = []
+    listening = _records.set(records)
+    error = ""
+    try:
+        exec(compile(source, "<check cell>", "exec"), namespace)
+    except BaseException as failure:  # KeyboardInterrupt too: a time limit still reports what ran
+        error = f"{type(failure).__name__}: {failure}"
+    finally:
+        _records.reset(listening)
+    results = [{"name": r.name, "status": r.status, "message": r.message} for r in records]
+    payload = {"token": token, "results": results, "error": error}
+    publish_display_data({RESULT_MIME: payload, "text/plain": f"{len(results)} exercise result(s)"})
 
 
 def expect_close(actual, expected, what: str, atol: float = 1e-4) -> None:
