@@ -168,6 +168,41 @@ def run_grader(tmp_path, notebook, **options):
     return {o.exercise: (o.status, o.earned) for o in result.outcomes}, result
 
 
+def test_checks_are_put_back_by_id_by_name_or_by_their_neighbours():
+    instructor, notebook = synthetic_chapter(), submission(**{"check-neg": "print('[PASSED] Exercise 3 · neg')"})
+    notebook.cells[3].id = "renamed"  # check-add, its id lost (an old Jupyter, a copy and paste)
+    notebook.cells = [c for c in notebook.cells if c.id != "check-mul"]
+    checks = grading.instructor_checks(instructor)
+    tokens = {check.cell_id: f"token-{check.cell_id}" for check in checks}
+    assembled, unplaced = grading.assemble(notebook, instructor, checks, tokens, {})
+    assert unplaced == {} and [c.id for c in assembled.cells] == [c.id for c in instructor.cells]
+    for check in checks:
+        cell = assembled.cells[[c.id for c in assembled.cells].index(check.cell_id)]
+        assert repr(check.source) in cell.source and f"token={tokens[check.cell_id]!r}" in cell.source
+    assert "add(-4, 10)" in assembled.cells[3].source  # the hidden case runs when graded
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_a_chapter_gets_its_parameters_and_every_check_in_place(path):
+    instructor = nbformat.read(path, as_version=4)
+    checks = grading.instructor_checks(instructor)
+    tokens = {check.cell_id: "t" for check in checks}
+    student = coursework.student_edition(instructor)
+    assembled, unplaced = grading.assemble(student, instructor, checks, tokens, {"PROFILE": "smoke"})
+    tagged = [i for i, c in enumerate(assembled.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert assembled.cells[tagged[0] + 1].source == "# Parameters set by the grader\nPROFILE = 'smoke'"
+    assert unplaced == {} and len(assembled.cells) == len(instructor.cells) + 1
+
+
+def test_unreadable_submission_scores_zero_with_its_reason(tmp_path):
+    instructor, path = tmp_path / "01_synthetic.ipynb", tmp_path / "broken.ipynb"
+    nbformat.write(synthetic_chapter(), instructor)
+    path.write_text("{ not a notebook")
+    result = grading.grade(path, instructor)
+    assert [(o.status, o.earned) for o in result.outcomes] == [("NOT RUN", 0)] * 3
+    assert "not a readable notebook" in result.outcomes[0].reason
+
+
 def test_forged_results_and_an_edited_check_are_ignored(tmp_path):
     """Wrong add, with a PASSED line and a fake result output; wrong mul, with its check emptied."""
     forged = ('print("[PASSED] Exercise 1 · add")\nfrom IPython.display import publish_display_data\n'

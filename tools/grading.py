@@ -137,7 +137,8 @@ def assemble(submission: nbformat.NotebookNode, instructor: nbformat.NotebookNod
     for check in checks:
         injected = nbformat.v4.new_code_cell(_injected_source(check, tokens[check.cell_id]))
         injected.id = check.cell_id
-        copies = [i for i, c in enumerate(cells) if c.get("id") == check.cell_id]
+        copies = [i for i, c in enumerate(cells) if c.get("id") == check.cell_id] or [
+            i for i, c in enumerate(cells) if _names_exercise(c, check)]  # a copy whose id was lost
         if copies:  # the student's copy, edited or not, is replaced; duplicates dropped
             cells[copies[0]] = injected
             cells = [c for i, c in enumerate(cells) if i not in copies[1:]]
@@ -152,6 +153,14 @@ def assemble(submission: nbformat.NotebookNode, instructor: nbformat.NotebookNod
         source = "# Parameters set by the grader\n" + "\n".join(f"{k} = {v!r}" for k, v in parameters.items())
         cells.insert(tagged[0] + 1 if tagged else 0, nbformat.v4.new_code_cell(source))
     return nbformat.from_dict({**submission, "cells": cells}), unplaced
+
+
+def _names_exercise(cell, check: Check) -> bool:
+    """A code cell, not a solution, that opens one of ``check``'s exercises by name."""
+    if cell.cell_type != "code" or "solution" in cell.metadata.get("tags", []):
+        return False
+    opens = [r"exercise\(\s*[\"']" + re.escape(name) + r"[\"']" for name, _ in check.exercises]
+    return any(re.search(pattern, cell.source) for pattern in opens)
 
 
 def _neighbour_position(order: list, index: int, present: list) -> int | None:
@@ -187,7 +196,8 @@ async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) 
            "GAN_DATA_ROOT": os.environ.get("GAN_DATA_ROOT", str(ROOT / "data"))}
     async with client.async_setup_kernel(env=env):
         # The checks' helpers are imported before the clock starts: not the student's time.
-        reply = await client.kc.execute("import gan_helpers.coursework", store_history=False, reply=True, timeout=300)
+        reply = await client.kc.execute("import gan_helpers.coursework", store_history=False, reply=True,
+                                        timeout=300)
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"the grading kernel cannot import gan_helpers ({reply['content'].get('evalue')}): "
                                "run the grader with the course's environment (make setup; .venv/bin/python)")
@@ -203,7 +213,8 @@ async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) 
             try:
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             except DeadKernelError:
-                states[index], stop = ("not run", "the kernel died in this cell"), f"the kernel died in cell {index}"
+                states[index] = ("not run", "the kernel died in this cell")
+                stop = f"the kernel died in cell {index}"
                 continue
             content = replies.get(index, {}).get("content", {"status": "ok"})
             if content["status"] == "ok":
@@ -211,8 +222,9 @@ async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) 
             elif content.get("ename") != TIMEOUT_ENAME:
                 states[index] = ("error", f"{content.get('ename')}: {content.get('evalue')}")
             else:
-                limit = "the notebook's time limit" if time.monotonic() >= deadline else "the cell time limit"
-                states[index] = ("timed out", f"ran past {limit} ({min(cell_timeout, time_limit):g} s) and was interrupted")
+                limit = (("the notebook's time limit", time_limit) if time.monotonic() >= deadline
+                         else ("the cell time limit", cell_timeout))
+                states[index] = ("timed out", "ran past {} ({:g} s) and was interrupted".format(*limit))
                 if not await _responsive(client.kc):
                     stop = f"the kernel did not stop after the interrupt of cell {index}"
     return states
@@ -237,8 +249,9 @@ def _outcomes(notebook, checks: list[Check], tokens: dict, states: dict, unplace
             continue
         index = position[check.cell_id]
         state, detail = states.get(index, ("not run", "the notebook was not executed"))
-        payloads = [o["data"][RESULT_MIME] for o in notebook.cells[index].get("outputs", [])
-                    if RESULT_MIME in o.get("data", {}) and o["data"][RESULT_MIME].get("token") == tokens[check.cell_id]]
+        published = [o["data"][RESULT_MIME] for o in notebook.cells[index].get("outputs", [])
+                     if RESULT_MIME in o.get("data", {})]
+        payloads = [p for p in published if isinstance(p, dict) and p.get("token") == tokens[check.cell_id]]
         for name, points in check.exercises:
             if len(payloads) > 1:
                 outcomes.append(Outcome(name, points, NO_RESULT, "the check reported more than once: something in "
@@ -252,7 +265,8 @@ def _outcomes(notebook, checks: list[Check], tokens: dict, states: dict, unplace
             elif state in ("timed out", "not run"):
                 outcomes.append(Outcome(name, points, TIMED_OUT if state == "timed out" else NOT_RUN, detail))
             elif payloads and payloads[0]["error"]:
-                outcomes.append(Outcome(name, points, NO_RESULT, f"the check stopped before it: {payloads[0]['error']}"))
+                why = f"the check stopped before it: {payloads[0]['error']}"
+                outcomes.append(Outcome(name, points, NO_RESULT, why))
             else:
                 why = detail or "the check ran but reported nothing: were the course's helpers replaced?"
                 outcomes.append(Outcome(name, points, NO_RESULT, why))
@@ -286,8 +300,12 @@ def grade(submission: Path, instructor: Path | None = None, profile: str = "smok
     """
     instructor = instructor or find_instructor(submission)
     source = nbformat.read(instructor, as_version=4)
-    student = nbformat.read(submission, as_version=4)
     checks = instructor_checks(source)
+    try:
+        student = nbformat.read(submission, as_version=4)
+    except Exception as error:  # a broken upload is graded, not a reason to stop the class's grading
+        why = f"the submission is not a readable notebook ({type(error).__name__}: {error})"
+        return Grade(submission, instructor, [Outcome(n, p, NOT_RUN, why) for c in checks for n, p in c.exercises])
     tokens = {check.cell_id: secrets.token_hex(16) for check in checks}
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         cwd = Path(tmp)
@@ -359,7 +377,8 @@ def grade_and_report(submissions: list[Path], out_dir: Path, instructor: Path | 
         label = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}-{path.stem}"
         result = grade(path, instructor, executed=out_dir / f"{label}.graded.ipynb", **options)
         write_report(result, out_dir, label)
-        print(f"{path}: {result.earned}/{result.total} points" + (f" ({len(result.notes)} notes)" if result.notes else ""))
+        notes = f" ({len(result.notes)} notes to read)" if result.notes else ""
+        print(f"{path}: {result.earned}/{result.total} points{notes}")
         results.append(result)
     write_summary(results, out_dir)
     print(f"reports in {out_dir}/ (summary.md, grades.csv, summary.csv, one .md and .csv per submission)")
