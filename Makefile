@@ -42,7 +42,7 @@ system:
 	fi
 
 data: $(STAMP)
-	$(PY) -m gan_helpers.provision --root data
+	$(PY) tools/provision.py --root data
 	$(PY) -m gan_helpers.fid --cache-dir data/weights
 
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)

@@ -2,19 +2,20 @@
 
 Importing does nothing but import: no seeding, downloads or printing. The lesson of each
 chapter (models, losses, the training loop) lives in its notebook; this package holds what
-several chapters reuse.
+several chapters reuse at run time. Maintainer tools (data provisioning, retraining the
+digit classifier) live in the repository's tools/ folder, not here.
 """
 
-from .checkpoints import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .checkpoints import load_checkpoint
 from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
-from .coursework import exercise, expect, expect_close, expect_shape, short_conditional_fit
+from .coursework import exercise, expect, expect_close, expect_shape
 from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
 from .latent import interpolate, lerp, slerp
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
-from .plotting import gif_html, plot_losses, save_animation, show_images, show_interpolation, show_progression
-from .profiles import default_data_root, default_out_dir, default_profile, save_config, select_profile
+from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
+from .profiles import default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
 from .runtime import describe_machine, pick_device, seed_everything
-from .training import TrainingDiverged, check_finite, count_parameters, epoch_means, progress, update_ema
+from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, update_ema
 from .widgets import latent_explorer
 
 __version__ = "0.1.0"

@@ -34,18 +34,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def training_state(*, epoch: int, config: Mapping[str, Any], history: list, extra: Mapping[str, Any] | None = None, **objects: Any) -> dict:
     """Everything needed to resume: ``objects`` are models, optimizers or loaders (anything
-    with ``state_dict``); ``epoch`` is the number of finished epochs."""
+    with ``state_dict``) or ``torch.Generator``s; ``epoch`` is the number of finished epochs."""
     state = {
         "epoch": epoch,
         "config": dict(config),
         "history": list(history),
         "rng": {"torch": torch.get_rng_state()},
-        "state_dicts": {name: obj.state_dict() for name, obj in objects.items()},
+        "state_dicts": {name: _state_of(obj) for name, obj in objects.items()},
         "extra": dict(extra or {}),
     }
     if torch.cuda.is_available():
         state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
     return state
+
+
+def _state_of(obj: Any) -> Any:
+    return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
 
 
 # Settings that may change between an interrupted run and its resumption.
@@ -64,8 +68,15 @@ def restore_training_state(state: Mapping[str, Any], config: Mapping[str, Any], 
             f"the checkpoint was made with other settings ({', '.join(sorted(changed))}); "
             "delete it, choose another OUT_DIR, or set RESUME = False to start afresh"
         )
+    missing = sorted(set(objects) - set(state["state_dicts"]))
+    if missing:
+        raise ValueError(f"the checkpoint holds no state for {', '.join(missing)}; "
+                         "choose another OUT_DIR, or set RESUME = False to start afresh")
     for name, obj in objects.items():
-        obj.load_state_dict(state["state_dicts"][name])
+        if isinstance(obj, torch.Generator):
+            obj.set_state(state["state_dicts"][name])
+        else:
+            obj.load_state_dict(state["state_dicts"][name])
     torch.set_rng_state(state["rng"]["torch"])
     if "cuda" in state["rng"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["rng"]["cuda"])

@@ -118,36 +118,3 @@ def expect(condition: bool, message: str) -> None:
 
 def _fmt(t: torch.Tensor) -> str:
     return f"{t.item():.4f}" if t.numel() == 1 else str([round(v, 4) for v in t.flatten().tolist()][:8])
-
-
-def short_conditional_fit(front_cls, data, classifier, steps: int = 150, seed: int = 0, latent_dim: int = 32, batch_size: int = 64) -> float:
-    """Does a generator that starts with the student's ``front_cls(10, 16)`` (mapping (z, y) to
-    one vector) learn to follow its label? Returns the share of its outputs that ``classifier``
-    reads as the label they were made for (chance: 0.1).
-
-    A GAN needs thousands of steps before a classifier can read its digits, too long for a check
-    cell. So the small G is trained for ``steps`` steps, with a mean-squared error, to draw one
-    real example of each requested digit (whatever z is). It can only succeed if the label
-    reaches it: a G blind to y draws the blurred average of all ten examples instead.
-    """
-    import torch.nn.functional as F
-    from torch import nn
-
-    from .classifier import evaluate_accuracy
-
-    torch.manual_seed(seed)
-    examples = torch.stack([data.images[data.labels == k][0] for k in range(10)]).flatten(1)  # (10, 784)
-    front = front_cls(10, 16)
-    width = front(torch.zeros(2, latent_dim), torch.zeros(2, dtype=torch.long)).shape[1]
-    G = nn.Sequential(nn.Linear(width, 256), nn.LeakyReLU(0.2), nn.Linear(256, 784), nn.Tanh())
-    optimizer = torch.optim.Adam(list(front.parameters()) + list(G.parameters()), lr=2e-3)
-    for _ in range(steps):
-        y = torch.randint(0, 10, (batch_size,))
-        loss = F.mse_loss(G(front(torch.randn(batch_size, latent_dim), y)), examples[y])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    y = torch.arange(500) % 10
-    with torch.no_grad():
-        images = G(front(torch.randn(500, latent_dim), y)).view(-1, 1, 28, 28)
-    return evaluate_accuracy(classifier, images.to(next(classifier.parameters()).device), y)

@@ -74,7 +74,7 @@ def load_digits(name: str, root: str | Path, split: str = "train", n: int | None
             f"{name} is not in {root.resolve() / name / 'raw'} ({error}).\n"
             f"Get it with one of:\n"
             f"  - `make data` in the course repository (works offline: builds it from npm/Debian packages),\n"
-            f"  - `python -m gan_helpers.provision --root {root}`,\n"
+            f"  - `python tools/provision.py --root {root}` (from the course repository),\n"
             f"  - when online, DOWNLOAD = True in the parameters cell (torchvision downloads and checks it)."
         ) from None
     finally:
@@ -108,19 +108,18 @@ class InMemoryLoader:
     checkpoint (``state_dict``), so a resumed run sees the same batches.
     """
 
-    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int, drop_last: bool = True):
+    def __init__(self, *tensors: torch.Tensor, batch_size: int, seed: int):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if len(tensors[0]) < batch_size and drop_last:
+        if len(tensors[0]) < batch_size:
             raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(tensors[0])} items)")
         self.tensors = tensors
         self.batch_size = batch_size
-        self.drop_last = drop_last
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        n = len(self.tensors[0])
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        """Full batches per epoch (the last, incomplete one is dropped)."""
+        return len(self.tensors[0]) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         order = torch.randperm(len(self.tensors[0]), generator=self.generator)

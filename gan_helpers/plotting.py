@@ -93,11 +93,6 @@ def plot_losses(history: Sequence[Mapping[str, float]], x_key: str = "epoch") ->
     return fig
 
 
-def show_interpolation(images: torch.Tensor, n_steps: int, row_labels: Sequence[str] | None = None, title: str | None = None) -> plt.Figure:
-    """Rows of ``n_steps`` images each: a walk through the latent space from left to right."""
-    return show_images(images, nrow=n_steps, title=title, row_labels=row_labels)
-
-
 def gif_html(path: str | Path, width: int = 320) -> str:
     """An <img> tag with the GIF inlined (base64), which Jupyter, Colab and the book all show."""
     import base64

@@ -1,27 +1,45 @@
-"""Small pieces that every chapter's training loop uses. The loop itself lives in each notebook."""
+"""The bookkeeping of a training run, so that each chapter's loop cell shows only the GAN.
+
+    run = gh.TrainingRun(OUT_DIR, config, resume=RESUME, interactive=INTERACTIVE,
+                         snapshot=lambda: sample(G_ema, fixed_z),
+                         G=G, D=D, G_ema=G_ema, opt_G=opt_G, opt_D=opt_D, loader=loader)
+    for epoch in run.epochs():          # starts afresh or resumes; saves a checkpoint per epoch
+        for (real,) in loader:
+            ...                         # the D step and the G step, written in the notebook
+            run.log({"loss_D": loss_D, "loss_G": loss_G})   # one row per step
+
+The run owns ``OUT_DIR/checkpoint.pt``, the per-epoch history, the snapshots of a fixed noise
+batch and the progress bar. The adversarial loop itself (losses, ``backward``, ``step``, the
+order of the updates, how many D steps per G step) stays in the notebook.
+"""
 
 from __future__ import annotations
 
 import math
 import sys
-from typing import Iterable
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
 import torch
 from torch import nn
 from tqdm import tqdm
 from tqdm.auto import tqdm as tqdm_auto
 
+from .checkpoints import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .data import to_uint8
+
 
 class TrainingDiverged(FloatingPointError):
-    """A loss became NaN or infinite; the message names the step and what to do."""
+    """A logged value became NaN or infinite; the message names the step and what to do."""
 
 
-def check_finite(step: int, epoch: int, checkpoint: str | None = None, **losses: float) -> None:
-    """Stop training at the first NaN or infinite loss, naming the step.
+def check_finite(step: int, epoch: int, checkpoint: str | Path | None = None, **values: float) -> None:
+    """Stop training at the first NaN or infinite value, naming the step and the value.
 
-    ``losses`` are plain floats (``loss.item()``). The last good checkpoint is not touched.
+    ``values`` are plain floats (``loss.item()``). The last good checkpoint is not touched.
     """
-    bad = {name: value for name, value in losses.items() if not math.isfinite(value)}
+    bad = {name: value for name, value in values.items() if not math.isfinite(value)}
     if bad:
         kept = f"The last good checkpoint is kept at {checkpoint}. " if checkpoint else ""
         details = ", ".join(f"{name} = {value}" for name, value in bad.items())
@@ -39,7 +57,8 @@ def progress(total: int, desc: str, interactive: bool = True, initial: int = 0) 
     """
     if interactive:
         return tqdm_auto(total=total, desc=desc, initial=initial, unit="step")
-    return tqdm(total=total, desc=desc, initial=initial, unit="step", file=sys.stdout, mininterval=30, ascii=True, ncols=100)
+    return tqdm(total=total, desc=desc, initial=initial, unit="step", file=sys.stdout,
+                mininterval=30, ascii=True, ncols=100)
 
 
 @torch.no_grad()
@@ -54,11 +73,164 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
+def d_scores(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean D(x) on real and mean D(G(z)) on fake images (probabilities in [0, 1]) from the
+    logits of a D trained with BCE, named as the course's tables and plots name them."""
+    return {"D(x)": torch.sigmoid(real_logits).mean(), "D(G(z))": torch.sigmoid(fake_logits).mean()}
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def epoch_means(rows: Iterable[dict]) -> dict:
-    """Average a list of per-step dicts of floats into one per-epoch dict."""
-    rows = list(rows)
-    return {key: sum(r[key] for r in rows) / len(rows) for key in rows[0]}
+class TrainingRun:
+    """One training run: its checkpoint, history, snapshots and progress bar.
+
+    Args:
+        out_dir: the run's folder; the checkpoint is ``out_dir/checkpoint.pt``.
+        config: the run's settings. ``epochs`` is required; ``batch_size`` gives the images per
+            step of the throughput line; ``snapshot_every`` (default 1) the snapshot schedule. A
+            checkpoint made with other settings (other than ``epochs``) is refused.
+        resume: continue from an existing checkpoint (False: start afresh and overwrite it).
+        interactive: a live progress bar (Jupyter) or a quiet text one (papermill, the book).
+        snapshot: called without arguments at snapshot epochs; returns images (N, C, H, W) in
+            [-1, 1], kept as uint8 in ``snapshots`` (epoch -> images) and in the checkpoint.
+        steps_per_epoch: ``log`` calls per epoch, for the progress bar (default: ``len(loader)``).
+        **objects: what a checkpoint must hold to resume exactly: models, optimizers and the
+            loader (anything with ``state_dict``/``load_state_dict``) and ``torch.Generator``s.
+
+    The checkpoint is written atomically after every epoch (and once before the first), so
+    an interrupt (Ctrl-C, a crash, a closed laptop) loses at most the epoch under way: running
+    the loop cell again restores the last checkpoint and continues, and on the CPU ends with
+    exactly the weights an uninterrupted run would have had.
+    """
+
+    def __init__(self, out_dir: str | Path, config: Mapping[str, Any], *, resume: bool = True,
+                 interactive: bool = True, snapshot: Callable[[], torch.Tensor] | None = None,
+                 steps_per_epoch: int | None = None, **objects: Any):
+        if "epochs" not in config:
+            raise ValueError("config must hold 'epochs', the number of passes to train")
+        if steps_per_epoch is None:
+            if "loader" not in objects:
+                raise ValueError("pass steps_per_epoch=..., or the data loader as loader=...")
+            steps_per_epoch = len(objects["loader"])
+        self.out_dir = Path(out_dir)
+        self.checkpoint = self.out_dir / "checkpoint.pt"
+        self.config = dict(config)
+        self.resume = resume
+        self.interactive = interactive
+        self.snapshot_fn = snapshot
+        self.steps_per_epoch = steps_per_epoch
+        self.objects = objects
+        self.history: list[dict] = []
+        self.snapshots: dict[int, torch.Tensor] = {}
+        self.epoch = 0  # the epoch under way (or the last one finished)
+        self.step = 0  # log calls so far, over the whole run
+        self._rows: list[dict] = []
+        self._notes: dict = {}
+        self._wrote_checkpoint = False  # later calls of epochs() resume from this run's own file
+
+    # --- the two calls of the loop cell ---------------------------------------------------
+
+    def epochs(self) -> Iterator[int]:
+        """Yield the epochs still to train (1-based); bookkeeping runs after each one."""
+        total = self.config["epochs"]
+        start = self._start()
+        if start >= total:
+            print(f"nothing left to train: the checkpoint already holds all {total} epochs")
+            return
+        self.step = start * self.steps_per_epoch
+        bar = progress(total * self.steps_per_epoch, "training", self.interactive, self.step)
+        self._bar, run_start, first_step = bar, time.perf_counter(), self.step
+        for epoch in range(start + 1, total + 1):
+            self.epoch, self._rows, self._notes = epoch, [], {}
+            epoch_start = time.perf_counter()
+            try:
+                yield epoch
+            except GeneratorExit:  # the loop stopped early: an error, Ctrl-C or a break
+                bar.close()
+                print(f"stopped during epoch {epoch}: {self.checkpoint} holds {epoch - 1} "
+                      "finished epochs; run the loop again to continue from there")
+                raise
+            if not self._rows:
+                raise RuntimeError(f"epoch {epoch} logged no step: call run.log(...) once per step")
+            self._end_epoch(epoch, time.perf_counter() - epoch_start)
+        bar.close()
+        seconds = time.perf_counter() - run_start
+        steps = self.step - first_step
+        per_step = self.config.get("batch_size")
+        rate = f": {steps * per_step / seconds:,.0f} images/s" if per_step else ""
+        print(f"trained {steps:,} steps ({total - start} epochs) in {seconds:.0f} s{rate}")
+
+    def log(self, values: Mapping[str, float | torch.Tensor] | None = None, **more: float) -> None:
+        """Record one step's numbers (tensors or floats); stop if any is NaN or infinite."""
+        row = {name: float(v.item() if isinstance(v, torch.Tensor) else v)
+               for name, v in {**(values or {}), **more}.items()}
+        self.step += 1
+        check_finite(self.step, self.epoch, self.checkpoint, **row)
+        self._rows.append(row)
+        self._bar.update()
+
+    # --- optional calls ---------------------------------------------------------------------
+
+    def due(self, every: int) -> bool:
+        """True every ``every`` epochs and at the last epoch (for a metric computed now and then)."""
+        return self.epoch % every == 0 or self.epoch == self.config["epochs"]
+
+    def note(self, values: Mapping[str, float] | None = None, **more: float) -> None:
+        """Add numbers measured this epoch (a metric, say) to the epoch's row of the history."""
+        self._notes.update({**(values or {}), **more})
+
+    def table(self, rows: int | None = None, digits: int = 3) -> "pandas.DataFrame":
+        """The history as a table indexed by epoch, rounded; ``rows``: at most that many,
+        evenly spaced from the first epoch to the last."""
+        import numpy as np
+        import pandas as pd
+
+        table = pd.DataFrame(self.history).set_index("epoch").round(digits)
+        if rows is not None and len(table) > rows:
+            table = table.iloc[np.unique(np.linspace(0, len(table) - 1, rows).round().astype(int))]
+        return table
+
+    @property
+    def train_seconds(self) -> float:
+        """Seconds spent in training epochs so far, summed over every session of the run."""
+        return sum(row["seconds"] for row in self.history)
+
+    # --- inside -----------------------------------------------------------------------------
+
+    def _start(self) -> int:
+        """Restore the checkpoint (resume) or save the initial state (a fresh start)."""
+        if self.checkpoint.exists() and (self.resume or self._wrote_checkpoint):
+            state = load_checkpoint(self.checkpoint, map_location=self._device())
+            start, self.history, extra = restore_training_state(state, self.config, **self.objects)
+            self.snapshots = extra.get("snapshots", {})
+            print(f"resumed from {self.checkpoint} after epoch {start} of {self.config['epochs']}")
+            return start
+        self.history, self.snapshots = [], {}
+        self._save(0)
+        print(f"starting afresh; checkpoints go to {self.checkpoint}")
+        return 0
+
+    def _end_epoch(self, epoch: int, seconds: float) -> None:
+        means = {key: sum(r[key] for r in self._rows) / len(self._rows) for key in self._rows[0]}
+        self.history.append({"epoch": epoch, **means, **self._notes, "seconds": seconds})
+        shown = {k: f"{v:.3f}" for k, v in means.items() if k.startswith("loss")}
+        self._bar.set_postfix(shown, refresh=False)
+        every = self.config.get("snapshot_every", 1)
+        if self.snapshot_fn is not None and (epoch % every == 0 or epoch in (1, self.config["epochs"])):
+            self.snapshots[epoch] = to_uint8(self.snapshot_fn()).cpu()
+        self._save(epoch)
+
+    def _save(self, epoch: int) -> None:
+        state = training_state(epoch=epoch, config=self.config, history=self.history,
+                               extra={"snapshots": self.snapshots}, **self.objects)
+        save_checkpoint(self.checkpoint, state)
+        self._wrote_checkpoint = True
+
+    def _device(self) -> torch.device:
+        for obj in self.objects.values():
+            if isinstance(obj, nn.Module):
+                for tensor in obj.parameters():
+                    return tensor.device
+        return torch.device("cpu")

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from .latent import interpolate, lerp, slerp
-from .plotting import grid_array, show_interpolation
+from .plotting import grid_array, show_images
 
 # generate(z (n, latent_dim), label or None) -> images (n, C, H, W) in [-1, 1]
 Generate = Callable[[torch.Tensor, "int | None"], torch.Tensor]
@@ -50,7 +50,7 @@ def latent_explorer(
             rows = range(len(labels)) if labels else [None]
             images = torch.cat([generate(path, row) for row in rows])
             title = f"{mode} interpolation from z0 (left) to z1 (right)"
-            figure = show_interpolation(images, n_steps, row_labels=list(labels) if labels else None, title=title)
+            figure = show_images(images, nrow=n_steps, row_labels=list(labels) if labels else None, title=title)
             plt.close(figure)  # shown once, as the cell's value, not again by the inline backend
             return figure
 

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
-from gan_helpers import provision  # noqa: E402
+import provision  # noqa: E402  (tools/provision.py)
 
 
 @pytest.fixture(scope="session")

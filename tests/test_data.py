@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import gan_helpers as gh
-from gan_helpers import provision
+import provision
 
 
 def test_idx_round_trip(tmp_path):
@@ -52,7 +52,7 @@ def test_missing_data_says_where_and_how(tmp_path):
         gh.load_digits("MNIST", tmp_path / "nowhere", download=False)
     message = str(error.value)
     assert str((tmp_path / "nowhere").resolve()) in message
-    assert "make data" in message and "gan_helpers.provision" in message
+    assert "make data" in message and "tools/provision.py" in message
 
 
 def test_unknown_dataset_and_bad_n(tiny_root):

@@ -1,4 +1,4 @@
-"""Checkpoints, resume, divergence and EMA: the reliability the notebooks depend on."""
+"""TrainingRun, checkpoints, resume, divergence and EMA: the reliability the notebooks depend on."""
 
 import copy
 import math
@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import gan_helpers as gh
+from gan_helpers.checkpoints import restore_training_state, save_checkpoint
+from gan_helpers.training import check_finite
 
 
 def test_update_ema_by_hand():
@@ -29,9 +31,9 @@ def test_update_ema_copies_batchnorm_buffers():
 
 
 def test_check_finite_names_step_and_checkpoint():
-    gh.check_finite(3, 1, loss_D=1.2, loss_G=0.7)  # finite: nothing happens
+    check_finite(3, 1, loss_D=1.2, loss_G=0.7)  # finite: nothing happens
     with pytest.raises(gh.TrainingDiverged) as error:
-        gh.check_finite(1234, 5, "out/checkpoint.pt", loss_D=float("nan"), loss_G=0.7)
+        check_finite(1234, 5, "out/checkpoint.pt", loss_D=float("nan"), loss_G=0.7)
     message = str(error.value)
     assert "step 1234" in message and "epoch 5" in message and "loss_D = nan" in message and "out/checkpoint.pt" in message
     assert "loss_G" not in message
@@ -43,8 +45,8 @@ class NotAllowed:
 
 def test_checkpoint_is_atomic_and_weights_only(tmp_path):
     path = tmp_path / "ck.pt"
-    gh.save_checkpoint(path, {"epoch": 1, "w": torch.ones(2)})
-    gh.save_checkpoint(path, {"epoch": 2, "w": torch.zeros(2)})
+    save_checkpoint(path, {"epoch": 1, "w": torch.ones(2)})
+    save_checkpoint(path, {"epoch": 2, "w": torch.zeros(2)})
     assert not list(tmp_path.glob("*.tmp"))
     state = gh.load_checkpoint(path)
     assert state["epoch"] == 2 and torch.equal(state["w"], torch.zeros(2))
@@ -57,8 +59,10 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path):
 
 
 # A tiny GAN with the notebooks' loop structure: dropout in D and fresh noise each step, so the
-# random-number state matters for an exact resume.
-CONFIG = {"epochs": 4, "batch_size": 8, "lr": 1e-3}
+# random-number state matters for an exact resume; D takes N_CRITIC steps per G step (as the
+# WGAN-GP chapter does), and an extra generator drives an augmentation (as chapter 2 does).
+CONFIG = {"epochs": 4, "batch_size": 8, "lr": 1e-3, "snapshot_every": 2}
+N_CRITIC = 2
 
 
 def build(seed=0):
@@ -70,65 +74,155 @@ def build(seed=0):
     opt_D = torch.optim.Adam(D.parameters(), lr=CONFIG["lr"], betas=(0.5, 0.999))
     data = torch.rand(40, 6, generator=torch.Generator().manual_seed(1)) * 2 - 1
     loader = gh.InMemoryLoader(data, batch_size=CONFIG["batch_size"], seed=seed)
-    return dict(G=G, D=D, G_ema=G_ema, opt_G=opt_G, opt_D=opt_D, loader=loader)
+    noise_rng = torch.Generator().manual_seed(seed + 5)
+    return dict(G=G, D=D, G_ema=G_ema, opt_G=opt_G, opt_D=opt_D, loader=loader, noise_rng=noise_rng)
 
 
-def train(objects, path, stop_after=None, poison_at_step=None):
+def new_run(objects, path, config=CONFIG, resume=True):
+    fixed_z = torch.randn(3, 4, generator=torch.Generator().manual_seed(9))
+    return gh.TrainingRun(path, config, resume=resume, interactive=False,
+                          snapshot=lambda: objects["G_ema"].eval()(fixed_z).view(3, 1, 2, 3),
+                          steps_per_epoch=len(objects["loader"]) // N_CRITIC, **objects)
+
+
+def train(run, objects, poison_at_step=None, interrupt_at_step=None):
+    """The loop cell of a chapter: N_CRITIC D steps per G step, one log row per G step."""
     G, D, loader = objects["G"], objects["D"], objects["loader"]
-    start, history = 0, []
-    if path.exists():
-        start, history, _ = gh.restore_training_state(gh.load_checkpoint(path), CONFIG, **objects)
-    step = start * len(loader)
-    for epoch in range(start + 1, CONFIG["epochs"] + 1):
-        for (real,) in loader:
-            fake = G(torch.randn(len(real), 4))
-            loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
-            objects["opt_D"].zero_grad(), loss_D.backward(), objects["opt_D"].step()
+    for epoch in run.epochs():
+        batches = iter(loader)
+        for _ in range(len(loader) // N_CRITIC):
+            for _ in range(N_CRITIC):
+                (real,) = next(batches)
+                real = real + 0.01 * torch.randn(real.shape, generator=objects["noise_rng"])
+                fake = G(torch.randn(len(real), 4))
+                loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+                objects["opt_D"].zero_grad(), loss_D.backward(), objects["opt_D"].step()
             loss_G = F.softplus(-D(fake)).mean()
             objects["opt_G"].zero_grad(), loss_G.backward(), objects["opt_G"].step()
             gh.update_ema(objects["G_ema"], G, 0.9)
-            step += 1
-            value = math.nan if step == poison_at_step else loss_G.item()
-            gh.check_finite(step, epoch, str(path), loss_D=loss_D.item(), loss_G=value)
-        history.append({"epoch": epoch, "loss_G": loss_G.item()})
-        gh.save_checkpoint(path, gh.training_state(epoch=epoch, config=CONFIG, history=history, **objects))
-        if epoch == stop_after:
-            return history
-    return history
+            poisoned = math.nan if run.step + 1 == poison_at_step else loss_G
+            run.log({"loss_D": loss_D, "loss_G": poisoned, "D(x)": torch.sigmoid(D(real)).mean()})
+            if run.step == interrupt_at_step:
+                raise KeyboardInterrupt  # what Ctrl-C in JupyterLab raises in the cell
+        if run.due(3):
+            run.note(metric=float(epoch) * 10)
 
 
 def weights(objects):
     return {f"{name}.{k}": v.clone() for name in ("G", "D", "G_ema") for k, v in objects[name].state_dict().items()}
 
 
-def test_resumed_run_ends_with_identical_weights(tmp_path):
-    straight = build()
-    history_straight = train(straight, tmp_path / "a.pt")
-    interrupted = build()
-    train(interrupted, tmp_path / "b.pt", stop_after=2)
-    torch.manual_seed(999)  # whatever happens to the global RNG in between, the checkpoint restores it
-    resumed = build(seed=0)
-    history_resumed = train(resumed, tmp_path / "b.pt")
-    assert history_resumed == history_straight
-    expected, actual = weights(straight), weights(resumed)
+def assert_same_weights(a, b):
+    expected, actual = weights(a), weights(b)
     assert expected.keys() == actual.keys()
     for key in expected:
         assert torch.equal(expected[key], actual[key]), key
 
 
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted run: its objects and its TrainingRun."""
+    objects = build()
+    run = new_run(objects, tmp_path_factory.mktemp("straight"))
+    train(run, objects)
+    return objects, run
+
+
+def test_run_records_history_snapshots_and_metrics(straight):
+    objects, run = straight
+    steps = len(objects["loader"]) // N_CRITIC  # 5 batches of 8 -> 2 G steps per epoch
+    assert steps == 2 and run.step == 4 * steps
+    assert [row["epoch"] for row in run.history] == [1, 2, 3, 4]
+    assert set(run.history[0]) == {"epoch", "loss_D", "loss_G", "D(x)", "seconds"}
+    assert run.history[2]["metric"] == 30.0 and run.history[3]["metric"] == 40.0  # due(3): epoch 3 and the last
+    assert "metric" not in run.history[1]
+    assert sorted(run.snapshots) == [1, 2, 4]  # snapshot_every 2, plus the first and the last epoch
+    assert run.snapshots[4].dtype == torch.uint8 and run.snapshots[4].shape == (3, 1, 2, 3)
+    assert run.train_seconds == pytest.approx(sum(row["seconds"] for row in run.history))
+
+
+def test_epoch_row_is_the_mean_of_its_steps(tmp_path):
+    objects = build()
+    run = new_run(objects, tmp_path, config={**CONFIG, "epochs": 1})
+    for _ in run.epochs():
+        for value in (1.0, 2.0):
+            run.log(loss_D=value, loss_G=torch.tensor(value * 10))
+    assert run.history[0]["loss_D"] == 1.5 and run.history[0]["loss_G"] == 15.0
+
+
+def test_interrupted_run_resumes_to_identical_weights(straight, tmp_path, capsys):
+    """Ctrl-C in epoch 3, then the loop cell run again: the same weights, history and snapshots."""
+    objects = build()
+    run = new_run(objects, tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        train(run, objects, interrupt_at_step=5)  # the first step of epoch 3
+    assert "holds 2 finished epochs" in capsys.readouterr().out
+    torch.manual_seed(999)  # whatever happens to the global RNG in between, the checkpoint restores it
+    train(run, objects)  # the same objects, half-way through epoch 3 in memory
+    assert "resumed from" in capsys.readouterr().out
+    assert_same_weights(straight[0], objects)
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in run.history] == \
+        [{k: v for k, v in r.items() if k != "seconds"} for r in straight[1].history]
+    assert all(torch.equal(run.snapshots[e], straight[1].snapshots[e]) for e in straight[1].snapshots)
+
+
+def test_new_session_resumes_from_the_checkpoint(straight, tmp_path):
+    """The kernel restarted: new objects, a new run, the same OUT_DIR."""
+    first = build()
+    train(new_run(first, tmp_path, config={**CONFIG, "epochs": 2}), first)  # fewer epochs: allowed
+    torch.manual_seed(123)
+    resumed = build(seed=0)
+    train(new_run(resumed, tmp_path), resumed)
+    assert_same_weights(straight[0], resumed)
+    assert gh.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 4
+
+
+def test_finished_run_has_nothing_left_to_train(straight, tmp_path, capsys):
+    objects = build()
+    train(new_run(objects, tmp_path), objects)
+    again = build(seed=1)  # different weights in memory: the checkpoint must win
+    run = new_run(again, tmp_path)
+    capsys.readouterr()
+    assert list(run.epochs()) == []
+    assert "nothing left to train" in capsys.readouterr().out
+    assert_same_weights(straight[0], again)
+    assert len(run.history) == 4 and sorted(run.snapshots) == [1, 2, 4]
+
+
+def test_resume_false_starts_afresh(tmp_path):
+    objects = build()
+    train(new_run(objects, tmp_path, config={**CONFIG, "epochs": 1}), objects)
+    run = new_run(build(), tmp_path, config={**CONFIG, "epochs": 1}, resume=False)
+    epochs = []
+    for epoch in run.epochs():  # no restore: epoch 1 again
+        run.log(loss_D=7.0)
+        epochs.append(epoch)
+    assert epochs == [1] and [row["loss_D"] for row in run.history] == [7.0]
+
+
 def test_resume_refuses_other_settings(tmp_path):
     objects = build()
-    train(objects, tmp_path / "c.pt", stop_after=1)
-    state = gh.load_checkpoint(tmp_path / "c.pt")
-    with pytest.raises(ValueError, match="batch_size"):
-        gh.restore_training_state(state, {**CONFIG, "batch_size": 16}, **build())
-    gh.restore_training_state(state, {**CONFIG, "epochs": 10}, **build())  # more epochs is fine
+    train(new_run(objects, tmp_path, config={**CONFIG, "epochs": 1}), objects)
+    with pytest.raises(ValueError, match="other settings .*batch_size"):
+        list(new_run(build(), tmp_path, config={**CONFIG, "batch_size": 16}).epochs())
+    state = gh.load_checkpoint(tmp_path / "checkpoint.pt")
+    with pytest.raises(ValueError, match="no state for extra_model"):
+        restore_training_state(state, CONFIG, **build(), extra_model=nn.Linear(1, 1))
 
 
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
-    path = tmp_path / "d.pt"
     objects = build()
-    steps_per_epoch = len(objects["loader"])
-    with pytest.raises(gh.TrainingDiverged, match=f"step {2 * steps_per_epoch + 2} "):
-        train(objects, path, poison_at_step=2 * steps_per_epoch + 2)
-    assert gh.load_checkpoint(path)["epoch"] == 2  # the last finished, finite epoch
+    run = new_run(objects, tmp_path)
+    with pytest.raises(gh.TrainingDiverged) as error:
+        train(run, objects, poison_at_step=2 * 2 + 2)  # the second step of epoch 3
+    message = str(error.value)
+    assert "step 6 (epoch 3)" in message and "loss_G = nan" in message and "loss_D" not in message
+    assert str(tmp_path / "checkpoint.pt") in message
+    assert gh.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2  # the last finished, finite epoch
+
+
+def test_an_epoch_without_log_calls_is_an_error(tmp_path):
+    run = new_run(build(), tmp_path)
+    with pytest.raises(RuntimeError, match="run.log"):
+        for _ in run.epochs():
+            pass

@@ -1,6 +1,6 @@
 """Provision the digit datasets offline, in torchvision's own layout.
 
-``python -m gan_helpers.provision --root data`` makes ``data/MNIST/raw`` and
+``python tools/provision.py --root data`` makes ``data/MNIST/raw`` and
 ``data/FashionMNIST/raw`` so that ``torchvision.datasets.MNIST(root, download=False)``
 finds them. For each dataset it tries, in order:
 
