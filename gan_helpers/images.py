@@ -55,7 +55,7 @@ DATASETS = {
             "torchvision (when its Google Drive source answers): DOWNLOAD = True in the parameters cell, or\n"
             "      python -c \"import torchvision; torchvision.datasets.CelebA('{root}', split='all', download=True)\"",
             "Kaggle CLI: kaggle datasets download -d jessicali9530/celeba-dataset -p {root}\n"
-            "      then unzip {root}/celeba-dataset.zip -d {folder}",
+            "      then unzip {root}/celeba-dataset.zip -d {folder} (and unzip any img_align_celeba.zip inside it there)",
             "from the authors' page https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html: download img_align_celeba.zip\n"
             "      and unzip img_align_celeba.zip -d {root}/celeba",
             "any folder of face images: IMAGE_FOLDER = '/path/to/images' in the parameters cell",
@@ -186,33 +186,41 @@ def decode_image(path: str | Path, size: int, crop: float = 1.0, channels: int =
 @dataclass
 class _Listing:
     root: Path  # the folder the images are under (a split subfolder when one was picked)
-    files: list[Path]
+    files: list[tuple[str, int, int]]  # (path relative to root, size in bytes, mtime in ns), sorted
     labels: list[int] | None
     classes: list[str]
     ignored: int  # files that are not images by their extension
 
 
-def _walk(folder: Path) -> tuple[list[Path], list[Path]]:
-    """Image files and other files under ``folder`` (hidden files and folders skipped), sorted."""
-    images, others = [], []
-    for directory, subdirs, names in os.walk(folder, followlinks=True):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-        for name in sorted(names):
-            if name.startswith("."):
-                continue
-            path = Path(directory, name)
-            (images if name.lower().endswith(IMAGE_EXTENSIONS) else others).append(path)
-    return images, others
+def _walk(folder: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
+    """Image files (relative path, size, mtime_ns) and other files (relative path) under ``folder``,
+    hidden files and folders skipped, sorted. Plain strings and scandir: 200,000 files in a second."""
+    images, others, pending = [], [], [""]
+    while pending:
+        relative_dir = pending.pop()
+        with os.scandir(os.path.join(folder, relative_dir)) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                relative = os.path.join(relative_dir, entry.name)
+                if entry.is_dir():
+                    pending.append(relative)
+                elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                    stat = entry.stat()
+                    images.append((relative, stat.st_size, stat.st_mtime_ns))
+                else:
+                    others.append(relative)
+    return sorted(images), sorted(others)
 
 
-def _no_images_message(folder: Path, others: list[Path]) -> str:
+def _no_images_message(folder: Path, others: list[str]) -> str:
     if not others:
         found = "it is empty"
     else:
-        kinds = sorted({p.suffix.lower() or p.name for p in others})
-        found = f"it holds {len(others)} other file(s) ({', '.join(kinds[:8])}), e.g. {others[0]}"
-    archives = [p for p in others if p.suffix.lower() in (".zip", ".tar", ".gz", ".tgz")]
-    hint = f"\nIt holds an archive: unpack it there first, e.g. `unzip {archives[0]} -d {folder}`." if archives else ""
+        kinds = sorted({os.path.splitext(p)[1].lower() or os.path.basename(p) for p in others})
+        found = f"it holds {len(others)} other file(s) ({', '.join(kinds[:8])}), e.g. {folder / others[0]}"
+    archives = [p for p in others if p.lower().endswith((".zip", ".tar", ".gz", ".tgz"))]
+    hint = f"\nIt holds an archive: unpack it there first, e.g. `unzip {folder / archives[0]} -d {folder}`." if archives else ""
     return f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: {found}.{hint}"
 
 
@@ -238,9 +246,9 @@ def list_images(folder: str | Path, split: str | None = "train", labelled: bool 
     files, others = _walk(folder)
     if not files:
         raise DataNotFoundError(_no_images_message(folder.resolve(), others))
-    first_level = sorted({f.relative_to(folder).parts[0] for f in files if len(f.relative_to(folder).parts) > 1})
-    has_loose = any(len(f.relative_to(folder).parts) == 1 for f in files)
-    class_layout = len(first_level) >= 2 and not has_loose
+    tops = [relative.split(os.sep, 1)[0] if os.sep in relative else None for relative, _, _ in files]
+    first_level = sorted({top for top in tops if top is not None})
+    class_layout = len(first_level) >= 2 and None not in tops
     if labelled and not class_layout:
         raise ValueError(
             f"labels were asked for, but {folder} is not in the ImageFolder layout "
@@ -249,8 +257,7 @@ def list_images(folder: str | Path, split: str | None = "train", labelled: bool 
     if labelled is False or not class_layout:
         return _Listing(folder, files, None, [], len(others))
     index = {name: i for i, name in enumerate(first_level)}
-    labels = [index[f.relative_to(folder).parts[0]] for f in files]
-    return _Listing(folder, files, labels, first_level, len(others))
+    return _Listing(folder, files, [index[top] for top in tops], first_level, len(others))
 
 
 # --- the cache -----------------------------------------------------------------------------
@@ -269,9 +276,8 @@ def _cache_key(listing: _Listing, settings: dict) -> tuple[str, str]:
     and modification time, so any change in the folder gives a new key."""
     slot = hashlib.sha256(json.dumps({"folder": str(listing.root.resolve()), **settings}, sort_keys=True).encode())
     key = slot.copy()
-    for path in listing.files:
-        stat = path.stat()
-        key.update(f"{path.relative_to(listing.root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    for relative, size, mtime_ns in listing.files:
+        key.update(f"{relative}\0{size}\0{mtime_ns}\n".encode())
     key.update(json.dumps(listing.classes).encode())
     return slot.hexdigest()[:8], key.hexdigest()[:16]
 
@@ -323,30 +329,29 @@ def _write_cache(directory: Path, name: str, arrays: dict, meta: dict) -> Path:
 
 
 def _decode_chunk(paths: list[str], size: int, crop: float, channels: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """Decode a list of files; returns (uint8 array (len, size, size, channels), [(index, error)])."""
+    """Decode a list of files; returns (uint8 array (len, channels, size, size), [(index, error)])."""
     from PIL import Image
 
-    out = np.zeros((len(paths), size, size, channels), dtype=np.uint8)
+    out = np.zeros((len(paths), channels, size, size), dtype=np.uint8)
     errors = []
     for i, path in enumerate(paths):
         try:
-            out[i] = decode_image(path, size, crop, channels)
+            out[i] = decode_image(path, size, crop, channels).transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:  # Pillow's "not an image"
             errors.append((i, f"{type(error).__name__}: {error}"))
     return out, errors
 
 
-def _decode_all(paths: list[Path], size: int, crop: float, channels: int, workers: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """All files -> (N, size, size, channels) uint8 and the failures, in ``workers`` threads.
+def _decode_all(names: list[str], size: int, crop: float, channels: int, workers: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """All files -> (N, channels, size, size) uint8 and the failures, in ``workers`` threads.
 
     Threads, not processes: Pillow releases the GIL while it decodes and resizes, and threads
     write straight into one array (measured on 2 cores: 2 threads decode CelebA crops about
     1.4x faster than 1, worker processes slower than threads because they copy every result).
     """
-    names = [str(p) for p in paths]
     if workers <= 1:
         return _decode_chunk(names, size, crop, channels)
-    out = np.empty((len(names), size, size, channels), dtype=np.uint8)
+    out = np.empty((len(names), channels, size, size), dtype=np.uint8)
     chunk = min(256, max(8, len(names) // (4 * workers)))
     starts = range(0, len(names), chunk)
     errors = []
@@ -416,7 +421,8 @@ def load_image_folder(
         listing.labels = None if listing.labels is None else [listing.labels[i] for i in keep]
     settings = {"version": _CACHE_VERSION, "size": size, "crop": crop, "n": n, "channels": channels, "labelled": listing.labels is not None}
     slot, key = _cache_key(listing, settings)
-    cache_name = f"{listing.root.name or 'images'}-{size}px-{slot}-{key}.npz"
+    name = "-".join(dict.fromkeys([Path(folder).resolve().name, listing.root.name]))  # e.g. cifar10-train
+    cache_name = f"{name or 'images'}-{size}px-{slot}-{key}.npz"
     candidates = [listing.root / CACHE_FOLDER] + ([Path(cache_dir)] if cache_dir is not None else []) + [default_cache_dir()]
 
     stored = None
@@ -434,17 +440,19 @@ def load_image_folder(
         decode_start = time.perf_counter()
         if workers is None:
             workers = min(4, os.cpu_count() or 1) if len(listing.files) > 1000 else 0
-        pixels, errors = _decode_all(listing.files, size, crop, channels, workers)
+        paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
+        pixels, errors = _decode_all(paths, size, crop, channels, workers)
         decode_seconds = time.perf_counter() - decode_start
-        skipped = [f"{listing.files[i]}: {reason}" for i, reason in errors]
+        skipped = [f"{paths[i]}: {reason}" for i, reason in errors]
         if errors and (on_corrupt == "raise" or len(errors) == len(listing.files)):
             raise ValueError(
                 f"{len(errors)} of {len(listing.files)} image file(s) under {listing.root} could not be decoded, "
                 f"e.g. {skipped[0]}. Delete or replace them (or pass on_corrupt='skip' to leave them out)."
             )
-        good = np.setdiff1d(np.arange(len(listing.files)), [i for i, _ in errors])
-        pixels = np.ascontiguousarray(pixels[good].transpose(0, 3, 1, 2))  # (N, H, W, C) -> (N, C, H, W)
-        labels = None if listing.labels is None else np.asarray(listing.labels, dtype=np.int64)[good]
+        labels = None if listing.labels is None else np.asarray(listing.labels, dtype=np.int64)
+        if errors:  # leave the unreadable files out (a copy, so only when there are some)
+            good = np.setdiff1d(np.arange(len(listing.files)), [i for i, _ in errors])
+            pixels, labels = pixels[good], None if labels is None else labels[good]
         cache_path = None
         if cache:
             directory = next((d for d in candidates if _can_write(d)), None)
