@@ -109,26 +109,26 @@ def test_grader_lists_every_exercise_of_a_chapter(path):
 # --- grading a synthetic chapter ------------------------------------------------------------
 
 SOLUTION = "def {name}({args}):\n    ### BEGIN SOLUTION\n    return {body}\n    ### END SOLUTION\n"
-CHECK = 'with exercise("{title}", hint="{hint}"{points}):\n{lines}'
+CHECK = 'with gh.exercise("{title}", hint="{hint}"{points}):\n{lines}'
 
 
 def synthetic_chapter() -> nbformat.NotebookNode:
     """Three exercises; `add` is worth 2 points and has a hidden case that catches `return 5`."""
-    add_check = ('    expect(add(2, 3) == 5, f"add(2, 3) should be 5, got {add(2, 3)}")\n'
+    add_check = ('    gh.expect(add(2, 3) == 5, f"add(2, 3) should be 5, got {add(2, 3)}")\n'
                  "    ### BEGIN HIDDEN TESTS\n"
-                 '    expect(add(-4, 10) == 6, f"add(-4, 10) should be 6, got {add(-4, 10)}")\n'
+                 '    gh.expect(add(-4, 10) == 6, f"add(-4, 10) should be 6, got {add(-4, 10)}")\n'
                  "    ### END HIDDEN TESTS\n")
     cells = [
         ("intro", NEW.new_markdown_cell("# A synthetic chapter")),
-        ("setup", NEW.new_code_cell("from gan_helpers.coursework import exercise, expect")),
+        ("setup", NEW.new_code_cell("import gan_helpers as gh")),
         ("add", _solution("add", "a, b", "a + b")),
         ("check-add", NEW.new_code_cell(CHECK.format(title="1 · add", hint="a + b", points=", points=2", lines=add_check))),
         ("mul", _solution("mul", "a, b", "a * b")),
         ("check-mul", NEW.new_code_cell(CHECK.format(title="2 · mul", hint="a * b", points="",
-                                                     lines='    expect(mul(3, 4) == 12, "mul(3, 4) should be 12")\n'))),
+                                                     lines='    gh.expect(mul(3, 4) == 12, "mul(3, 4) should be 12")\n'))),
         ("neg", _solution("neg", "a", "-a")),
         ("check-neg", NEW.new_code_cell(CHECK.format(title="3 · neg", hint="-a", points="",
-                                                     lines='    expect(neg(2) == -2, "neg(2) should be -2")\n'))),
+                                                     lines='    gh.expect(neg(2) == -2, "neg(2) should be -2")\n'))),
     ]
     for cell_id, cell in cells:
         cell.id = cell_id
@@ -204,17 +204,21 @@ def test_unreadable_submission_scores_zero_with_its_reason(tmp_path):
 
 
 def test_forged_results_and_an_edited_check_are_ignored(tmp_path):
-    """Wrong add, with a PASSED line and a fake result output; wrong mul, with its check emptied."""
-    forged = ('print("[PASSED] Exercise 1 · add")\nfrom IPython.display import publish_display_data\n'
+    """Wrong add, with a PASSED line, a fake result output and a helper that accepts anything;
+    wrong mul, with its check emptied."""
+    forged = ('print("[PASSED] Exercise 1 · add")\nimport gan_helpers as gh\n'
+              "gh.expect = lambda condition, message: None\n"
+              "from IPython.display import publish_display_data\n"
               'publish_display_data({"application/vnd.gan-course.check+json": {"token": "guess", "results": '
               '[{"name": "1 · add", "status": "PASSED", "message": ""}], "error": ""}})\n')
-    edited = 'with exercise("2 · mul", hint=""):\n    pass\nprint("[PASSED] Exercise 2 · mul")\n'
+    edited = 'with gh.exercise("2 · mul", hint=""):\n    pass\nprint("[PASSED] Exercise 2 · mul")\n'
     notebook = submission(add="def add(a, b):\n    return a - b\n", mul="def mul(a, b):\n    return a + b\n",
                           **{"check-mul": edited})
     found, result = run_grader(tmp_path, insert_after(notebook, "check-add", forged, "forge"))
     assert found == {"1 · add": ("NOT YET RIGHT", 0), "2 · mul": ("NOT YET RIGHT", 0), "3 · neg": ("PASSED", 1)}
     assert [o.reason for o in result.outcomes[:2]] == ["add(2, 3) should be 5, got -1", "mul(3, 4) should be 12"]
-    assert result.notes == ["read cell 4 (id forge): it touches the grading machinery; prints a PASSED line"]
+    assert result.notes == ["read cell 4 (id forge): it rebinds a course helper; touches the grading machinery; "
+                            "prints a PASSED line"]
 
 
 def test_deleted_check_is_put_back_or_fails(tmp_path):
