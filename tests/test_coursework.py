@@ -278,3 +278,25 @@ def test_reports_and_class_summary(tmp_path):
     summary = grading.write_summary([good, bad], tmp_path)
     assert [(s["exercise"], s["mean_points"], s["passed"]) for s in summary] == [("1 · add", 1.0, 1), ("2 · mul", 1.0, 2)]
     assert "| 01_x | 1 · add | 1 / 2 | 1 of 2 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_grade_command_writes_a_report_per_submission_and_a_class_summary(tmp_path):
+    """Two students' submissions with the same file name; neither needs a kernel (no check can run)."""
+    instructor = tmp_path / "01_synthetic.ipynb"
+    nbformat.write(synthetic_chapter(), instructor)
+    for student in ("ann", "bob"):
+        (tmp_path / student).mkdir()
+    (tmp_path / "ann" / "01_synthetic.ipynb").write_text("not a notebook")
+    rebuilt = submission()
+    rebuilt.cells = [c for c in rebuilt.cells if "exercise(" not in c.source]
+    for i, cell in enumerate(rebuilt.cells):
+        cell.id = f"new-{i}"
+    nbformat.write(rebuilt, tmp_path / "bob" / "01_synthetic.ipynb")
+    command = [sys.executable, "tools/coursework.py", "grade", str(tmp_path / "ann" / "01_synthetic.ipynb"),
+               str(tmp_path / "bob" / "01_synthetic.ipynb"), "--instructor", str(instructor), "--out", str(tmp_path / "out")]
+    subprocess.run(command, check=True, cwd=book.ROOT, capture_output=True)
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["ann-01_synthetic.csv", "ann-01_synthetic.md", "bob-01_synthetic.csv", "bob-01_synthetic.graded.ipynb",
+                       "bob-01_synthetic.md", "grades.csv", "summary.csv", "summary.md"]
+    assert "| 01_synthetic | 1 · add | 0 / 2 | 0 of 2 |" in (tmp_path / "out" / "summary.md").read_text()
+    assert "| 3 · neg | 0 / 1 | MISSING |" in (tmp_path / "out" / "bob-01_synthetic.md").read_text()
