@@ -299,26 +299,36 @@ def _can_write(directory: Path) -> bool:
         return False
 
 
-def _read_cache(path: Path, key: str) -> dict | None:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(bytes(stored["meta"]).decode())
-            if meta.get("key") != key:
-                return None
-            return {"images": stored["images"], "labels": stored["labels"] if "labels" in stored else None, "meta": meta}
-    except (OSError, ValueError, KeyError) as error:
-        warnings.warn(f"ignoring an unreadable image cache {path} ({error}); decoding again")
+def _find_cache(candidates: list[Path], name: str, key: str) -> tuple[Path, np.ndarray, np.ndarray | None, dict] | None:
+    """(path, images, labels, meta) of the first cache file called ``name`` in ``candidates`` whose
+    key matches; None when there is none (an unreadable one is ignored with a warning)."""
+    for path in (directory / name for directory in candidates):
+        if not path.is_file():
+            continue
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                meta = json.loads(bytes(stored["meta"]).decode())
+                if meta.get("key") == key:
+                    return path, stored["images"], stored["labels"] if "labels" in stored else None, meta
+        except (OSError, ValueError, KeyError) as error:
+            warnings.warn(f"ignoring an unreadable image cache {path} ({error}); decoding again")
+    return None
+
+
+def _write_cache(candidates: list[Path], name: str, images: np.ndarray, labels: np.ndarray | None, meta: dict) -> Path | None:
+    """Write to the first writable folder of ``candidates``, atomically (a reader never sees half a
+    file), then delete older caches of the same folder and settings. None when nothing is writable."""
+    directory = next((d for d in candidates if _can_write(d)), None)
+    if directory is None:
+        warnings.warn(f"no writable folder for the image cache (tried {', '.join(map(str, candidates))}); "
+                      "the next run decodes again")
         return None
-
-
-def _write_cache(directory: Path, name: str, arrays: dict, meta: dict) -> Path:
-    """Write atomically (a reader never sees half a file), then delete older caches of the same slot."""
-    path = directory / name
-    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    path, tmp = directory / name, directory / f".{name}.{os.getpid()}.tmp"
+    arrays = {"images": images} if labels is None else {"images": images, "labels": labels}
     with open(tmp, "wb") as handle:
         np.savez(handle, **arrays, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
     tmp.replace(path)
-    slot_prefix = name.rsplit("-", 1)[0] + "-"
+    slot_prefix = name.rsplit("-", 1)[0] + "-"  # name = <folder>-<size>px-<slot>-<key>.npz
     for old in directory.glob(f"{slot_prefix}*.npz"):
         if old != path:
             old.unlink(missing_ok=True)
@@ -363,6 +373,26 @@ def _decode_all(names: list[str], size: int, crop: float, channels: int, workers
     return out, errors
 
 
+def _decode_listing(listing: _Listing, size: int, crop: float, channels: int, workers: int | None,
+                    on_corrupt: str) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """(images (N, C, size, size) uint8, labels (N,) int64 or None, skipped files as "path: reason")."""
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1) if len(listing.files) > 1000 else 0
+    paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
+    pixels, errors = _decode_all(paths, size, crop, channels, workers)
+    skipped = [f"{paths[i]}: {reason}" for i, reason in errors]
+    if errors and (on_corrupt == "raise" or len(errors) == len(paths)):
+        raise ValueError(
+            f"{len(errors)} of {len(paths)} image file(s) under {listing.root} could not be decoded, "
+            f"e.g. {skipped[0]}. Delete or replace them (or pass on_corrupt='skip' to leave them out)."
+        )
+    labels = None if listing.labels is None else np.asarray(listing.labels, dtype=np.int64)
+    if errors:  # leave the unreadable files out (a copy, so only when there are some)
+        good = np.setdiff1d(np.arange(len(paths)), [i for i, _ in errors])
+        pixels, labels = pixels[good], None if labels is None else labels[good]
+    return pixels, labels, skipped
+
+
 def load_image_folder(
     folder: str | Path,
     size: int,
@@ -385,8 +415,8 @@ def load_image_folder(
         size: the side of the square images returned, in pixels.
         crop: the side of the centred square kept, as a fraction of the shorter side (1.0: the
             largest square; see :func:`crop_box`).
-        n: decode only n images, a fixed random subset (the same in every run, spread over all
-            classes, and the first n of a larger n); None: all.
+        n: decode only n images (fewer if some are skipped): a fixed random subset, the same in
+            every run, spread over all classes, and contained in the subset of any larger n; None: all.
         split, labelled: layout choices, see :func:`list_images`.
         dtype: ``torch.uint8`` (pixels in [0, 255], 4x smaller) or ``torch.float32`` (in [-1, 1]).
         cache: read/write the uint8 cache: in ``folder/.gan_cache/`` when the data folder is
@@ -425,45 +455,19 @@ def load_image_folder(
     cache_name = f"{name or 'images'}-{size}px-{slot}-{key}.npz"
     candidates = [listing.root / CACHE_FOLDER] + ([Path(cache_dir)] if cache_dir is not None else []) + [default_cache_dir()]
 
-    stored = None
-    if cache:
-        for directory in candidates:
-            if (directory / cache_name).is_file():
-                stored = _read_cache(directory / cache_name, key)
-                if stored is not None:
-                    cache_path = directory / cache_name
-                    break
+    stored = _find_cache(candidates, cache_name, key) if cache else None
     if stored is not None:
-        pixels, labels, meta = stored["images"], stored["labels"], stored["meta"]
+        cache_path, pixels, labels, meta = stored
         skipped, decode_seconds = meta["skipped"], 0.0
     else:
         decode_start = time.perf_counter()
-        if workers is None:
-            workers = min(4, os.cpu_count() or 1) if len(listing.files) > 1000 else 0
-        paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
-        pixels, errors = _decode_all(paths, size, crop, channels, workers)
+        pixels, labels, skipped = _decode_listing(listing, size, crop, channels, workers, on_corrupt)
         decode_seconds = time.perf_counter() - decode_start
-        skipped = [f"{paths[i]}: {reason}" for i, reason in errors]
-        if errors and (on_corrupt == "raise" or len(errors) == len(listing.files)):
-            raise ValueError(
-                f"{len(errors)} of {len(listing.files)} image file(s) under {listing.root} could not be decoded, "
-                f"e.g. {skipped[0]}. Delete or replace them (or pass on_corrupt='skip' to leave them out)."
-            )
-        labels = None if listing.labels is None else np.asarray(listing.labels, dtype=np.int64)
-        if errors:  # leave the unreadable files out (a copy, so only when there are some)
-            good = np.setdiff1d(np.arange(len(listing.files)), [i for i, _ in errors])
-            pixels, labels = pixels[good], None if labels is None else labels[good]
         cache_path = None
         if cache:
-            directory = next((d for d in candidates if _can_write(d)), None)
-            if directory is None:
-                warnings.warn(f"no writable folder for the image cache (tried {', '.join(map(str, candidates))}); "
-                              "the next run decodes again")
-            else:
-                arrays = {"images": pixels} if labels is None else {"images": pixels, "labels": labels}
-                meta = {"key": key, "folder": str(listing.root.resolve()), "classes": listing.classes,
-                        "skipped": skipped, "decode_seconds": decode_seconds, **settings}
-                cache_path = _write_cache(directory, cache_name, arrays, meta)
+            meta = {"key": key, "folder": str(listing.root.resolve()), "classes": listing.classes,
+                    "skipped": skipped, "decode_seconds": decode_seconds, **settings}
+            cache_path = _write_cache(candidates, cache_name, pixels, labels, meta)
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable image file(s) under {listing.root}, e.g. {skipped[0]}")
 

@@ -349,3 +349,36 @@ def test_standard_places_and_image_folder(tmp_path):
     assert cifar.images.shape == (4, 3, 32, 32) and cifar.classes == ["cat", "dog"]
     own = gi.load_dataset_images("celeba", root, tmp_path / "data" / "anime_faces", size=16)
     assert len(own) == 3 and "image folder" in own.source
+
+
+def test_cifar10_from_torchvision_files(tmp_path, monkeypatch):
+    """torchvision's CIFAR10 checks its files' MD5 sums, so a stand-in class replaces it here."""
+    import torchvision
+
+    class StandIn:
+        classes = ["airplane", "automobile"]
+
+        def __init__(self, root, train, download):
+            rng = np.random.default_rng(0 if train else 1)
+            self.data = rng.integers(0, 256, size=(10 if train else 4, 32, 32, 3), dtype=np.uint8)
+            self.targets = [i % 2 for i in range(len(self.data))]
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", StandIn)
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    train = gi.load_dataset_images("cifar10", tmp_path)
+    assert train.images.shape == (10, 3, 32, 32) and train.classes == StandIn.classes
+    assert torch.equal(train.images, torch.from_numpy(StandIn(None, True, False).data).permute(0, 3, 1, 2))
+    assert train.labels.tolist() == [0, 1] * 5 and "torchvision files (train)" in train.source
+    small = gi.load_dataset_images("cifar10", tmp_path, split="test", size=16, n=3, dtype=torch.float32)
+    assert small.images.shape == (3, 3, 16, 16) and small.images.min() >= -1 and small.images.max() <= 1
+
+
+def test_failed_download_says_how_else_to_get_it(tmp_path, monkeypatch):
+    import torchvision
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("Too many users have viewed or downloaded this file recently")
+
+    monkeypatch.setattr(torchvision.datasets, "CelebA", refuse)
+    with pytest.raises(gh.DataNotFoundError, match="(?s)download failed.*Too many users.*jessicali9530/celeba-dataset"):
+        gi.load_dataset_images("celeba", tmp_path, download=True)
