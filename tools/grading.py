@@ -261,7 +261,7 @@ def _outcomes(notebook, checks: list[Check], tokens: dict, states: dict, unplace
             if found:
                 failed = [r for r in found if r["status"] != PASSED]
                 record = failed[0] if failed else found[0]
-                outcomes.append(Outcome(name, points, record["status"], _reason(record["message"])))
+                outcomes.append(Outcome(name, points, record["status"], _reason(record)))
             elif state in ("timed out", "not run"):
                 outcomes.append(Outcome(name, points, TIMED_OUT if state == "timed out" else NOT_RUN, detail))
             elif payloads and payloads[0]["error"]:
@@ -273,10 +273,10 @@ def _outcomes(notebook, checks: list[Check], tokens: dict, states: dict, unplace
     return outcomes
 
 
-def _reason(message: str) -> str:
-    """A check's message without its ``[STATUS] Exercise name:`` prefix and hint."""
-    first = message.splitlines()[0] if message else ""
-    return first.split(": ", 1)[1] if ": " in first else ""
+def _reason(record: dict) -> str:
+    """The first line of a check's message, without its ``[STATUS] Exercise name`` prefix."""
+    first = (record["message"].splitlines() or [""])[0]
+    return first.removeprefix(f"[{record['status']}] Exercise {record['name']}").removeprefix(": ")
 
 
 def flags(submission: nbformat.NotebookNode, checks: list[Check]) -> list[str]:
