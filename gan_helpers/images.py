@@ -195,7 +195,7 @@ class _Listing:
 def _walk(folder: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
     """Image files (relative path, size, mtime_ns) and other files (relative path) under ``folder``,
     hidden files and folders skipped, sorted. Plain strings and scandir: 200,000 files in a second."""
-    images, others, pending = [], [], [""]
+    images, others, pending, seen = [], [], [""], {os.path.realpath(folder)}
     while pending:
         relative_dir = pending.pop()
         with os.scandir(os.path.join(folder, relative_dir)) as entries:
@@ -204,7 +204,9 @@ def _walk(folder: Path) -> tuple[list[tuple[str, int, int]], list[str]]:
                     continue
                 relative = os.path.join(relative_dir, entry.name)
                 if entry.is_dir():
-                    pending.append(relative)
+                    if os.path.realpath(entry.path) not in seen:  # a link back up is read once
+                        seen.add(os.path.realpath(entry.path))
+                        pending.append(relative)
                 elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
                     stat = entry.stat()
                     images.append((relative, stat.st_size, stat.st_mtime_ns))
@@ -224,15 +226,9 @@ def _no_images_message(folder: Path, others: list[str]) -> str:
     return f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {folder}: {found}.{hint}"
 
 
-def list_images(folder: str | Path, split: str | None = "train", labelled: bool | None = None) -> _Listing:
-    """The image files under ``folder``, sorted, with class labels where the layout has them.
-
-    Split folders: when ``folder``'s subfolders are all split names (train, test, val, ...),
-    the subfolder ``split`` is used. Labels (``labelled=None``: decide from the layout): when the
-    images sit in two or more subfolders and none directly in the folder (``ImageFolder``), each
-    image's class is its first-level subfolder; ``labelled=True`` insists on that layout,
-    ``labelled=False`` gives no labels. Files with other extensions are ignored and counted.
-    """
+def _list_images(folder: str | Path, split: str | None = "train", labelled: bool | None = None) -> _Listing:
+    """The image files under ``folder``, sorted, with class labels where the layout has them
+    (``split`` and ``labelled`` as in :func:`load_image_folder`). Other files are counted."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise DataNotFoundError(f"{folder.resolve()} is not a folder of images (it does not exist).")
@@ -417,7 +413,12 @@ def load_image_folder(
             largest square; see :func:`crop_box`).
         n: decode only n images (fewer if some are skipped): a fixed random subset, the same in
             every run, spread over all classes, and contained in the subset of any larger n; None: all.
-        split, labelled: layout choices, see :func:`list_images`.
+        split: when ``folder``'s subfolders are all split names (train, test, val, ...), the one
+            to read, e.g. ``folder/train/<class>/*.png``.
+        labelled: None decides from the layout: images in two or more subfolders and none directly
+            in ``folder`` (torchvision's ``ImageFolder``) are labelled by their first-level
+            subfolder, classes sorted by name; anything else has no labels. True insists on the
+            class layout, False gives no labels.
         dtype: ``torch.uint8`` (pixels in [0, 255], 4x smaller) or ``torch.float32`` (in [-1, 1]).
         cache: read/write the uint8 cache: in ``folder/.gan_cache/`` when the data folder is
             writable, else in ``cache_dir`` (notebooks pass OUT_DIR), else :func:`default_cache_dir`.
@@ -444,7 +445,7 @@ def load_image_folder(
     if on_corrupt not in ("skip", "raise"):
         raise ValueError(f"on_corrupt must be 'skip' or 'raise', got {on_corrupt!r}")
 
-    listing = list_images(folder, split=split, labelled=labelled)
+    listing = _list_images(folder, split=split, labelled=labelled)
     if n is not None and n < len(listing.files):
         keep = np.sort(np.random.default_rng(0).permutation(len(listing.files))[:n])
         listing.files = [listing.files[i] for i in keep]
@@ -547,6 +548,39 @@ def _cifar10_from_torchvision(root: Path, split: str, size: int, crop: float, n:
     )
 
 
+def _has_entries(folder: Path) -> bool:
+    """A folder that exists and holds something besides hidden files."""
+    return folder.is_dir() and any(not entry.name.startswith(".") for entry in os.scandir(folder))
+
+
+def find_dataset(name: str, data_root: str | Path, image_folder: str | Path | None = None, *,
+                 split: str = "train", download: bool = False) -> Path:
+    """Where dataset ``name`` is, without decoding anything (the book uses it to skip a chapter).
+
+    ``image_folder`` (a chapter's IMAGE_FOLDER) wins when given; else the dataset's standard place
+    under ``data_root``: ``DATASETS[name]["folder"]``, and for CIFAR-10 first torchvision's
+    ``cifar-10-batches-py``. ``download=True`` lets torchvision fetch CelebA or CIFAR-10 when they
+    are missing (needs the internet). Raises :class:`DataNotFoundError` saying where it looked
+    and every way to get the data.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} (or IMAGE_FOLDER for any folder)")
+    root = Path(data_root).expanduser()
+    if image_folder is not None:
+        folder = Path(image_folder).expanduser()
+        if not _has_entries(folder):
+            raise DataNotFoundError(f"IMAGE_FOLDER {folder.resolve()} does not exist or is empty.\n\n"
+                                    + missing_data_message(name, root, [folder.resolve()]))
+        return folder
+    places = ([root / "cifar-10-batches-py"] if name == "cifar10" else []) + [root / DATASETS[name]["folder"]]
+    if download and name in ("celeba", "cifar10") and not any(map(_has_entries, places)):
+        _download(name, root, split)
+    found = next((place for place in places if _has_entries(place)), None)
+    if found is None:
+        raise DataNotFoundError(missing_data_message(name, root, [place.resolve() for place in places]))
+    return found
+
+
 def load_dataset_images(
     name: str,
     data_root: str | Path,
@@ -559,49 +593,29 @@ def load_dataset_images(
 ) -> ImageData:
     """A standard dataset (``celeba``, ``anime_faces``, ``cifar10``) or any folder of images.
 
-    ``image_folder=None`` looks in the dataset's standard place under ``data_root``
-    (``DATASETS[name]["folder"]``; CIFAR-10 also in torchvision's ``cifar-10-batches-py``);
-    a path means "every image under this folder". ``download=True`` lets torchvision fetch
-    CelebA or CIFAR-10 when they are missing (needs the internet). ``size`` defaults to the
-    dataset's native training size (64 for the faces, 32 for CIFAR-10). Other keyword arguments
-    (crop, n, dtype, cache_dir, workers, on_corrupt, ...) go to :func:`load_image_folder`.
+    Found by :func:`find_dataset` (``image_folder=None``: the dataset's standard place; a path:
+    every image under that folder), then read by :func:`load_image_folder`, or for CIFAR-10 from
+    torchvision's files when those are there. ``size`` defaults to the dataset's training size
+    (64 for the faces, 32 for CIFAR-10). Other keyword arguments (crop, n, dtype, cache_dir,
+    workers, on_corrupt, ...) go to :func:`load_image_folder` (torchvision's CIFAR-10 files use
+    only crop, n and dtype: they need no cache).
 
     Raises :class:`DataNotFoundError` saying where it looked and every way to get the data.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)} (or IMAGE_FOLDER for any folder)")
-    card = DATASETS[name]
+    folder = find_dataset(name, data_root, image_folder, split=split, download=download)
+    card, root = DATASETS[name], Path(data_root).expanduser()
     size = card["size"] if size is None else size
-    root = Path(data_root).expanduser()
-    if image_folder is not None:
-        folder = Path(image_folder).expanduser()
-        if not folder.is_dir():
-            raise DataNotFoundError(f"IMAGE_FOLDER {folder.resolve()} does not exist.\n\n"
-                                    + missing_data_message(name, root, [folder.resolve()]))
-        return load_image_folder(folder, size, split=split, **options)
-
-    folder = root / card["folder"]
-    looked = [folder.resolve()]
-    if name == "cifar10":
-        looked.insert(0, (root / "cifar-10-batches-py").resolve())
-        if download and not looked[0].is_dir() and not folder.is_dir():
-            _download(name, root, split)
-        if looked[0].is_dir():
-            allowed = {k: v for k, v in options.items() if k in ("crop", "n", "dtype")}
-            try:
-                return _cifar10_from_torchvision(root, split, size, allowed.get("crop", 1.0),
-                                                 allowed.get("n"), allowed.get("dtype", torch.uint8))
-            except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
-                if not folder.is_dir():
-                    raise DataNotFoundError(f"{looked[0]} is incomplete or corrupted ({error}).\n\n"
-                                            + missing_data_message(name, root, looked)) from None
-    elif name == "celeba" and download and not folder.is_dir():
-        _download(name, root, split)
-    if not folder.is_dir():
-        raise DataNotFoundError(missing_data_message(name, root, looked))
-    note = _source_note(folder)
-    options.setdefault("source", card["title"] + (f"; {note}" if note else ""))
+    if folder.name == "cifar-10-batches-py" and image_folder is None:
+        try:
+            return _cifar10_from_torchvision(root, split, size, options.get("crop", 1.0), options.get("n"),
+                                             options.get("dtype", torch.uint8))
+        except RuntimeError as error:  # torchvision's "Dataset not found or corrupted"
+            raise DataNotFoundError(f"{folder.resolve()} is incomplete or corrupted ({error}).\n\n"
+                                    + missing_data_message(name, root, [folder.resolve()])) from None
+    if image_folder is None:
+        note = _source_note(folder)
+        options.setdefault("source", card["title"] + (f"; {note}" if note else ""))
     try:
         return load_image_folder(folder, size, split=split, **options)
     except DataNotFoundError as error:  # the folder is there but holds no images
-        raise DataNotFoundError(f"{error}\n\n" + missing_data_message(name, root, looked)) from None
+        raise DataNotFoundError(f"{error}\n\n" + missing_data_message(name, root, [folder.resolve()])) from None

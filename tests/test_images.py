@@ -326,8 +326,11 @@ def test_missing_standard_datasets_say_where_and_how(tmp_path):
             gi.load_dataset_images(name, root)
         message = str(error.value)
         assert str(root.resolve()) in message and all(p in message for p in phrases), (name, message)
-    (root / "anime_faces").mkdir(parents=True)  # there, but empty: still says how to get it
-    with pytest.raises(gh.DataNotFoundError, match="(?s)it is empty.*splcher/animefacedataset"):
+    (root / "anime_faces").mkdir(parents=True)  # there, but empty
+    with pytest.raises(gh.DataNotFoundError, match="(?s)not found.*splcher/animefacedataset"):
+        gi.find_dataset("anime_faces", root)
+    (root / "anime_faces" / "animefacedataset.zip").write_bytes(b"PK\x03\x04")  # there, but still zipped
+    with pytest.raises(gh.DataNotFoundError, match="(?s)unpack it there first.*splcher/animefacedataset"):
         gi.load_dataset_images("anime_faces", root)
     with pytest.raises(gh.DataNotFoundError, match="IMAGE_FOLDER"):
         gi.load_dataset_images("celeba", root, tmp_path / "not-there")
@@ -349,6 +352,13 @@ def test_standard_places_and_image_folder(tmp_path):
     assert cifar.images.shape == (4, 3, 32, 32) and cifar.classes == ["cat", "dog"]
     own = gi.load_dataset_images("celeba", root, tmp_path / "data" / "anime_faces", size=16)
     assert len(own) == 3 and "image folder" in own.source
+    assert gi.find_dataset("celeba", root) == root / "celeba" / "img_align_celeba"
+
+
+def test_symlink_loop_is_read_once(tmp_path):
+    folder = write_shapes(tmp_path / "loop" / "a", 2)
+    (folder / "back").symlink_to(tmp_path / "loop")
+    assert len(gi.load_image_folder(tmp_path / "loop", 8)) == 2
 
 
 def test_cifar10_from_torchvision_files(tmp_path, monkeypatch):
@@ -365,6 +375,7 @@ def test_cifar10_from_torchvision_files(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torchvision.datasets, "CIFAR10", StandIn)
     (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").touch()
     train = gi.load_dataset_images("cifar10", tmp_path)
     assert train.images.shape == (10, 3, 32, 32) and train.classes == StandIn.classes
     assert torch.equal(train.images, torch.from_numpy(StandIn(None, True, False).data).permute(0, 3, 1, 2))
