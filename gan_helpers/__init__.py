@@ -11,6 +11,7 @@ from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
 from .coursework import exercise, expect, expect_close, expect_shape
 from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
 from .latent import interpolate, lerp, slerp
+from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
 from .profiles import default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
