@@ -229,7 +229,7 @@ def _no_images_message(folder: Path, others: list[str]) -> str:
 def _list_images(folder: str | Path, split: str | None = "train", labelled: bool | None = None) -> _Listing:
     """The image files under ``folder``, sorted, with class labels where the layout has them
     (``split`` and ``labelled`` as in :func:`load_image_folder`). Other files are counted."""
-    folder = Path(folder).expanduser()
+    folder = Path(folder).expanduser().resolve()  # one name for a folder reached through links
     if not folder.is_dir():
         raise DataNotFoundError(f"{folder.resolve()} is not a folder of images (it does not exist).")
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))

@@ -245,6 +245,9 @@ def test_second_load_decodes_nothing(tmp_path, count_decodes):
     assert len(count_decodes) == 6  # nothing decoded again
     assert second.from_cache and second.decode_seconds == 0 and "nothing decoded" in second.describe()
     assert torch.equal(second.images, first.images) and second.cache_path == first.cache_path
+    (tmp_path / "link").symlink_to(folder)  # the same folder reached through a link: the same cache
+    via_link = gi.load_image_folder(tmp_path / "link", 16)
+    assert via_link.from_cache and via_link.cache_path == first.cache_path and len(count_decodes) == 6
     gi.load_image_folder(folder, 24)  # another size is another cache
     assert len(count_decodes) == 12
 
