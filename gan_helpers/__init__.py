@@ -8,8 +8,10 @@ digit classifier) live in the repository's tools/ folder, not here.
 
 from .checkpoints import load_checkpoint
 from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
-from .coursework import exercise, expect, expect_close, expect_shape
+from . import reference
+from .coursework import exercise, expect, expect_close, expect_own_code, expect_shape, yours_or_reference
 from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
+from .images import ImageData, crop_box, find_dataset, fit_square, load_dataset_images, load_image_folder, missing_data_message
 from .latent import interpolate, lerp, slerp
 from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
