@@ -7,7 +7,7 @@ PROFILE ?= auto
 export GAN_DATA_ROOT := $(CURDIR)/data
 export PYTHONHASHSEED := 0
 
-.PHONY: book test setup venv system data classifier student execute benchmark clean nbval-refresh
+.PHONY: book test lab setup venv system data classifier student execute benchmark clean nbval-refresh
 
 book: setup ## execute every notebook in PROFILE (auto: full on a GPU, else cpu) and build the book
 	$(PY) tools/book.py execute --profile $(PROFILE)
@@ -15,6 +15,12 @@ book: setup ## execute every notebook in PROFILE (auto: full on a GPU, else cpu)
 
 test: setup ## the whole test suite (CI runs exactly this)
 	GAN_PROFILE=smoke $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+# JupyterLab on the chapters with the course's kernel (.venv); it prints the URL to open.
+# LAB_ARGS adds options, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
+lab: setup ## open the chapters in JupyterLab (live widgets)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=python3 \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 setup: venv system data
 

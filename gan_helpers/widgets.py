@@ -22,12 +22,23 @@ from .plotting import grid_array, show_images
 Generate = Callable[[torch.Tensor, "int | None"], torch.Tensor]
 
 
-def _png(images: torch.Tensor, nrow: int, scale: int = 4) -> bytes:
+def _png(images: torch.Tensor, nrow: int, scale: int = 4) -> tuple[bytes, int]:
+    """A grid of ``images`` (N, C, H, W) in [-1, 1] as PNG bytes, and its width in pixels."""
     array = grid_array(images, nrow=nrow)
     image = Image.fromarray(array).resize((array.shape[1] * scale, array.shape[0] * scale), Image.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return buffer.getvalue(), image.width
+
+
+def _show(picture, png: tuple[bytes, int]) -> None:
+    """Put PNG bytes in an Image widget at their own width (a VBox would stretch it to the page).
+
+    Only the API that ipywidgets 7.7+ (Colab's) and 8.x share: ``value`` as bytes, ``layout.width``.
+    """
+    value, width = png
+    picture.layout.width = f"{width}px"
+    picture.value = value
 
 
 def latent_explorer(
@@ -54,7 +65,7 @@ def latent_explorer(
             plt.close(figure)  # shown once, as the cell's value, not again by the inline backend
             return figure
 
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # 7.7 or newer (Colab ships 7.x): only core widgets, same API in 7 and 8
 
     slider = widgets.FloatSlider(value=0.0, min=0.0, max=1.0, step=1 / (4 * (n_steps - 1)), description="z0 → z1", continuous_update=True)
     picker = widgets.Dropdown(options=[(name, i) for i, name in enumerate(labels)], value=0, description="class") if labels else None
@@ -67,12 +78,12 @@ def latent_explorer(
         label = picker.value if picker is not None else None
         with torch.no_grad():
             point = blend(z0, z1, slider.value).view(1, -1)
-            picture.value = _png(generate(point, label), nrow=1, scale=8)
+            _show(picture, _png(generate(point, label), nrow=1, scale=8))
 
     def redraw_all(*_):
         label = picker.value if picker is not None else None
         with torch.no_grad():
-            strip.value = _png(generate(path, label), nrow=n_steps, scale=2)
+            _show(strip, _png(generate(path, label), nrow=n_steps, scale=2))
         redraw_point()
 
     slider.observe(redraw_point, names="value")
