@@ -1,0 +1,150 @@
+"""Chapter 3 (DCGAN on CelebA): the smoke run on the stand-in folder, the checked outputs nbval
+would compare, the notebook's networks against gan_helpers.models, and the skipped-chapter page.
+
+CI has no CelebA: the chapter runs on tools/standin.py's coloured shapes and says so in its
+output. Nothing here judges face quality; the cpu profile's measured results are in the book.
+"""
+
+import json
+import re
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import book
+import gan_helpers as gh
+from conftest import stream_text
+
+CHAPTER = "03_dcgan_celeba"
+SOURCE = book.NOTEBOOKS / f"{CHAPTER}.ipynb"
+EXERCISES = ["1 · DCGAN init", "2 · feature matching", "3 · conv output size", "4 · best D with smoothing"]
+
+
+def source_cells():
+    return nbformat.read(SOURCE, as_version=4).cells
+
+
+def test_chapter_declares_its_dataset():
+    assert book.chapter_dataset(SOURCE) == "celeba"
+
+
+def test_smoke_run_on_the_standin_says_so_and_saves_colour_samples(executed_smoke):
+    text = stream_text(nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4))
+    assert "Traceback" not in text
+    assert "source: test stand-in" in text and "IMAGE_FOLDER is set: training on the 128 images of" in text
+    out_dir = executed_smoke["outputs"] / CHAPTER
+    config = json.loads((out_dir / "config.json").read_text())
+    images = np.load(out_dir / "samples.npz")["images"]
+    assert images.dtype == np.uint8 and images.shape == (config["n_samples"], 32, 32, 3) == (256, 32, 32, 3)
+    assert images.min() < 40 and images.max() > 215  # a range of colours, not a constant
+    assert images.reshape(len(images), -1).std(axis=0).mean() > 5  # the samples differ from each other
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["n_fid"] == 10 and metrics["headline"] == f"FID@10 {metrics['FID']:.1f}"
+    assert np.isfinite(metrics["FID"]) and metrics["FID"] > 0 and np.isfinite(metrics["KID"])
+    assert "test stand-in" in metrics["data"] and metrics["n_train"] == 128
+    assert re.search(r"FID@10 = [\d.]+   KID@10 = -?[\d.]+ ± [\d.]+   \(10 samples of G_EMA, 10 real images\)", text)
+
+
+def test_first_epoch_is_a_fair_game(executed_smoke):
+    """Four steps from the DCGAN init: D and G still near D = 1/2 (losses near 2 ln 2 and ln 2)."""
+    state = torch.load(executed_smoke["outputs"] / CHAPTER / "checkpoint.pt", weights_only=True)
+    first = state["history"][0]
+    assert 1.15 < first["loss_D"] < 1.5 and 0.55 < first["loss_G"] < 0.9
+    assert 0.45 < first["D(x)"] < 0.7 and 0.4 < first["D(G(z))"] < 0.65
+
+
+def test_exactly_the_chapters_exercises_pass(executed_smoke):
+    text = stream_text(nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4))
+    assert re.findall(r"\[PASSED\] Exercise (.+)", text) == EXERCISES
+    assert "[NOT DONE]" not in text and "[NOT YET RIGHT]" not in text
+
+
+def test_checked_outputs_are_those_stored(executed_smoke):
+    """What nbval does for the other chapters: every nbval-checked cell's output, from the
+    smoke run on the stand-in, equals the output stored in the source (refresh-nbval stores it)."""
+    executed = {c.id: c for c in nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4).cells}
+    checked = [c for c in source_cells() if c.cell_type == "code" and book.nbval_checked(c)]
+    assert len(checked) >= 6
+    for cell in checked:
+        stored = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        produced = "".join(o.get("text", "") for o in executed[cell.id].outputs if o.output_type == "stream")
+        assert stored, f"no stored output for cell {cell.id}: run tools/book.py refresh-nbval {CHAPTER}"
+        assert produced == stored, f"cell {cell.id} ({cell.source.splitlines()[0][:50]})"
+
+
+def test_size_table_is_the_papers():
+    table = next(c for c in source_cells() if "def layer_table" in c.source)
+    text = "".join(o.get("text", "") for o in table.outputs)
+    for row in ["3 -> 64  64 -> 32", "256 -> 512    8 -> 4", "512 -> 1    4 -> 1", "100 -> 512    1 -> 4", "64 -> 3  32 -> 64"]:
+        assert row in text
+    assert "parameters: G 3,576,707, D 2,765,633" in text
+
+
+def notebook_networks() -> dict:
+    """The notebook's stage_widths, Generator and Discriminator, executed from its source."""
+    cell = next(c for c in source_cells() if "class Generator(nn.Module)" in c.source)
+    namespace = {"torch": torch, "nn": nn, "np": np}
+    exec(compile(cell.source, f"{CHAPTER}: networks", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("size, width, latent", [(64, 64, 100), (32, 64, 100), (64, 16, 128), (32, 8, 16)])
+def test_notebook_networks_equal_the_package(size, width, latent):
+    ours = notebook_networks()
+    torch.manual_seed(0)
+    G_pkg, D_pkg = gh.Generator(latent, size, width).apply(gh.dcgan_init), gh.Discriminator(size, width).apply(gh.dcgan_init)
+    G_nb, D_nb = ours["Generator"](latent, size, width), ours["Discriminator"](size, width)
+    z = torch.randn(6, latent)
+    for mode in ("eval", "train"):  # running statistics, then batch statistics
+        G_nb.load_state_dict(G_pkg.state_dict())  # strict: the same names and shapes
+        D_nb.load_state_dict(D_pkg.state_dict())
+        for model in (G_pkg, D_pkg, G_nb, D_nb):
+            getattr(model, mode)()
+        with torch.no_grad():
+            x = G_pkg(z)
+            assert torch.equal(G_nb(z), x)
+            assert torch.equal(D_nb(x), D_pkg(x))
+            assert torch.equal(D_nb.features(x), D_pkg.features(x))
+
+
+def test_code_lines_fit_the_page():
+    long = [line for c in source_cells() if c.cell_type == "code" for line in c.source.splitlines() if len(line) > 88]
+    assert not long, long
+
+
+def test_stabilizers_run_and_get_their_own_folder(tmp_path, standin_folder, monkeypatch):
+    """LABEL_SMOOTHING and FEATURE_MATCHING together, OUT_DIR left to the chapter: the run goes to
+    <profile>/03_dcgan_celeba/label_smoothing/feature_matching, and G's loss is the feature distance."""
+    import papermill
+
+    monkeypatch.setenv("GAN_OUT_ROOT", str(tmp_path / "outputs"))
+    papermill.execute_notebook(str(SOURCE), str(tmp_path / "out.ipynb"), cwd=str(book.NOTEBOOKS), kernel_name="python3",
+                               progress_bar=False, parameters={"PROFILE": "smoke", "INTERACTIVE": False,
+                                                               "IMAGE_FOLDER": str(standin_folder), "LABEL_SMOOTHING": True,
+                                                               "FEATURE_MATCHING": True})
+    out_dir = tmp_path / "outputs" / "smoke" / CHAPTER / "label_smoothing" / "feature_matching"
+    config = json.loads((out_dir / "config.json").read_text())
+    assert config["label_smoothing"] is True and config["feature_matching"] is True
+    first = torch.load(out_dir / "checkpoint.pt", weights_only=True)["history"][0]
+    assert 1.2 < first["loss_D"] < 1.6  # smoothed target: a little above the unsmoothed start
+    assert 0 < first["loss_G"] < 0.5  # a squared distance between mean features, not a BCE
+    assert json.loads((out_dir / "metrics.json").read_text())["feature_matching"] is True
+
+
+def test_missing_celeba_skips_the_chapter_with_a_page_that_says_how_to_get_it(tmp_path):
+    target = book.execute("smoke", force=True, notebooks=[SOURCE], out_root=tmp_path / "executed",
+                          outputs_root=tmp_path / "outputs", parameters={"DATA_ROOT": str(tmp_path / "no-data")})
+    status = book.read_status(target, CHAPTER)
+    assert status["status"] == "skipped" and not (target / f"{CHAPTER}.ipynb").exists()
+    assert status["reason"].startswith("CelebA aligned faces") and "not found" in status["reason"]
+    page = book.skipped_page(SOURCE, status["missing"])
+    note = page.cells[1].source
+    assert note.startswith(":::{admonition} Not executed: the data is missing")
+    assert "kaggle datasets download -d jessicali9530/celeba-dataset" in note and str(tmp_path / "no-data") in note
+    assert not any(c.get("outputs") for c in page.cells if c.cell_type == "code")
+    table = book.summary_table("smoke", target)
+    assert f"| {CHAPTER} | skipped: CelebA aligned faces" in table
+    assert "| 01_vanilla_gan | not executed | - | - | - |" in table
