@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+# The stored numbers the tests compare were recorded on a CPU: pin every run (and the notebooks'
+# kernels, which inherit this) to it, whatever the machine has (`make test` sets it too).
+os.environ.setdefault("GAN_DEVICE", "cpu")
 
 import provision  # noqa: E402  (tools/provision.py)
 
@@ -41,15 +45,26 @@ def tiny_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def executed_smoke(tmp_path_factory) -> dict:
-    """Every chapter executed by papermill in the smoke profile (once per test session).
+def standin_folder(tmp_path_factory) -> Path:
+    """160 JPEGs of coloured shapes with a SOURCE.json saying "test stand-in" (tools/standin.py):
+    what the image chapters (CelebA, anime faces) train on in the tests, and say they do."""
+    from standin import write_standin_folder
+
+    return write_standin_folder(tmp_path_factory.mktemp("standin") / "shapes")
+
+
+@pytest.fixture(scope="session")
+def executed_smoke(tmp_path_factory, standin_folder) -> dict:
+    """Every chapter executed by papermill in the smoke profile (once per test session); the
+    image chapters on the stand-in folder (IMAGE_FOLDER).
 
     Returns {"dir": folder of executed copies, "outputs": folder of OUT_DIRs}.
     """
     import book
 
     base = tmp_path_factory.mktemp("executed")
-    executed_dir = book.execute("smoke", force=True, out_root=base, outputs_root=base / "outputs")
+    executed_dir = book.execute("smoke", force=True, out_root=base, outputs_root=base / "outputs",
+                                image_folder=standin_folder)
     return {"dir": executed_dir, "outputs": base / "outputs" / "smoke"}
 
 
