@@ -6,6 +6,13 @@
     python tools/book.py refresh-nbval              # store smoke outputs of NBVAL_CHECK_OUTPUT cells
 
 The sources in notebooks/ stay clean; only the small outputs that nbval checks are stored in them.
+A chapter that trains on an image dataset names it in its notebook metadata
+(``{"gan_course": {"dataset": "celeba"}}``). When that dataset is missing, ``execute`` does not run
+the chapter (nothing trains on made-up data to fill the gap): it records why, and the book shows
+the unexecuted notebook under a note saying which dataset is missing and how to get it. Every
+``execute`` records each chapter's status (executed or skipped, profile, wall time, headline
+metric) in ``executed/<profile>/<chapter>.status.json``; ``build`` ends with a table of them.
+The tests pass ``image_folder`` (a stand-in folder of shapes, tools/standin.py) instead.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import os
 import subprocess
 import sys
 import tempfile
@@ -30,6 +38,54 @@ def chapter_notebooks() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def chapter_dataset(notebook: Path) -> str | None:
+    """The image dataset a chapter trains on (``gan_helpers.images.DATASETS``), from its
+    notebook metadata ``gan_course.dataset``; None for a chapter that brings its own data."""
+    metadata = json.loads(Path(notebook).read_text()).get("metadata", {})
+    return metadata.get("gan_course", {}).get("dataset")
+
+
+def missing_dataset(notebook: Path, data_root: str | Path) -> str | None:
+    """None when the chapter's dataset is there (or it needs none); else the message saying
+    which dataset is missing, where it was looked for and every way to get it."""
+    from gan_helpers.images import DataNotFoundError, find_dataset
+
+    dataset = chapter_dataset(notebook)
+    if dataset is None:
+        return None
+    try:
+        find_dataset(dataset, data_root)
+    except DataNotFoundError as error:
+        return str(error)
+    return None
+
+
+def write_status(target: Path, chapter: str, **status) -> None:
+    """Record a chapter's execution (status, reason, profile, seconds, headline) for the book."""
+    (target / f"{chapter}.status.json").write_text(json.dumps({"chapter": chapter, **status}, indent=2) + "\n")
+
+
+def read_status(target: Path, chapter: str) -> dict | None:
+    path = target / f"{chapter}.status.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def headline(out_dir: Path) -> str:
+    """A chapter's headline metric from its metrics.json: its own "headline" line, else the
+    first of the measures chapters 1 and 2 report."""
+    path = out_dir / "metrics.json"
+    if not path.exists():
+        return "-"
+    metrics = json.loads(path.read_text())
+    if "headline" in metrics:
+        return str(metrics["headline"])
+    if "conditioned_accuracy" in metrics:
+        return f"conditioned accuracy {metrics['conditioned_accuracy']:.1%}"
+    if "IS" in metrics:
+        return f"IS {metrics['IS']:.2f}"
+    return "-"
+
+
 def resolve(profile: str) -> str:
     from gan_helpers.profiles import resolve_profile
 
@@ -45,20 +101,31 @@ def is_fresh(executed: Path, source: Path) -> bool:
 
 
 def execute(profile: str, force: bool = False, notebooks: list[Path] | None = None, out_root: Path | None = None,
-            outputs_root: Path | None = None, parameters: dict | None = None) -> Path:
+            outputs_root: Path | None = None, parameters: dict | None = None,
+            image_folder: Path | None = None) -> Path:
     """Run every chapter with papermill in ``profile``; returns the folder of executed copies.
 
     Executed copies go to ``out_root/<profile>`` (default executed/), each chapter's OUT_DIR to
     ``outputs_root/<profile>/<chapter>`` (default outputs/); ``parameters`` adds to those injected.
+    A chapter whose image dataset is missing is skipped (see the module's docstring), unless
+    ``image_folder`` is given: then every image chapter trains on that folder (IMAGE_FOLDER).
     """
     import papermill
 
     profile = resolve(profile)
     target = (out_root or ROOT / "executed") / profile
     target.mkdir(parents=True, exist_ok=True)
+    data_root = (parameters or {}).get("DATA_ROOT") or os.environ.get("GAN_DATA_ROOT") or ROOT / "data"
     for source in notebooks or chapter_notebooks():
         executed = target / source.name
-        if not force and is_fresh(executed, source):
+        image_chapter = chapter_dataset(source) is not None
+        missing = None if image_folder is not None else missing_dataset(source, data_root)
+        if missing:
+            print(f"{source.name}: skipped, its data is missing:\n{missing}", flush=True)
+            write_status(target, source.stem, status="skipped", reason=missing.splitlines()[0].removesuffix(" Looked in:"),
+                         missing=missing, profile=profile, seconds=None, headline="-")
+            continue
+        if not force and is_fresh(executed, source) and (read_status(target, source.stem) or {}).get("status") != "skipped":
             print(f"{source.name}: up to date ({executed})")
             continue
         # Train afresh when forced, or when a finished run exists but the notebook or helpers have
@@ -67,14 +134,16 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
         print(f"{source.name}: executing in profile {profile} ...", flush=True)
         start = time.perf_counter()
         running = executed.with_name(executed.stem + ".running.ipynb")  # renamed when it completes
+        out_dir = (outputs_root or ROOT / "outputs") / profile / source.stem
         papermill.execute_notebook(
             str(source),
             str(running),
             parameters={
                 "PROFILE": profile,
-                "OUT_DIR": str((outputs_root or ROOT / "outputs") / profile / source.stem),
+                "OUT_DIR": str(out_dir),
                 "INTERACTIVE": False,
                 **({"RESUME": False} if fresh_start else {}),
+                **({"IMAGE_FOLDER": str(image_folder)} if image_chapter and image_folder is not None else {}),
                 **(parameters or {}),
             },
             cwd=str(NOTEBOOKS),
@@ -82,14 +151,53 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
             progress_bar=False,
         )
         running.replace(executed)
-        print(f"{source.name}: done in {time.perf_counter() - start:.0f} s -> {executed}")
+        seconds = time.perf_counter() - start
+        write_status(target, source.stem, status="executed", reason="", profile=profile, seconds=round(seconds, 1),
+                     headline=headline(Path((parameters or {}).get("OUT_DIR", out_dir))))
+        print(f"{source.name}: done in {seconds:.0f} s -> {executed}")
     return target
+
+
+def skipped_page(source: Path, missing: str) -> nbformat.NotebookNode:
+    """The unexecuted chapter, outputs cleared, under a note saying which dataset is missing
+    and how to get it (the book's page for a chapter that could not run)."""
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    title, _, ways = missing.partition("\n")
+    note = (":::{admonition} Not executed: the data is missing\n:class: warning\n"
+            "This page shows the chapter's code without results: it was built where its dataset\n"
+            f"is not available. {title}\n\n"
+            f"```text\n{ways.strip()}\n```\n\n"
+            "Then run `make book` again (or `python tools/book.py execute` for this chapter).\n:::")
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(note, id="data-missing-note"))
+    return notebook
+
+
+def summary_table(profile: str, executed_dir: Path | None = None) -> str:
+    """Every chapter's last execution as a Markdown table: executed or skipped (why), profile,
+    wall time, headline metric."""
+    executed_dir = executed_dir or ROOT / "executed" / profile
+    rows = ["| Chapter | Status | Profile | Wall time | Headline |", "| --- | --- | --- | --- | --- |"]
+    for notebook in chapter_notebooks():
+        status = read_status(executed_dir, notebook.stem)
+        if status is None:
+            state = "executed (no record)" if (executed_dir / notebook.name).exists() else "not executed"
+            rows.append(f"| {notebook.stem} | {state} | - | - | - |")
+            continue
+        state = status["status"] + (f": {status['reason']}" if status.get("reason") else "")
+        seconds = "-" if status.get("seconds") is None else f"{status['seconds'] / 60:.1f} min"
+        rows.append(f"| {notebook.stem} | {state} | {status.get('profile', '-')} | {seconds} | {status.get('headline', '-')} |")
+    return "\n".join(rows)
 
 
 def stage(profile: str, executed_dir: Path | None = None) -> Path:
     """Copy the book's pages and the executed notebooks into _build/src (the book's source)."""
     executed_dir = executed_dir or ROOT / "executed" / profile
-    missing = [nb.name for nb in chapter_notebooks() if not (executed_dir / nb.name).exists()]
+    skipped = {nb.stem: status["missing"] for nb in chapter_notebooks()
+               if (status := read_status(executed_dir, nb.stem)) and status["status"] == "skipped"}
+    missing = [nb.name for nb in chapter_notebooks() if not (executed_dir / nb.name).exists() and nb.stem not in skipped]
     if missing:
         raise SystemExit(f"not executed yet in profile {profile}: {missing}; run `python tools/book.py execute --profile {profile}`")
     src = ROOT / "_build" / "src"
@@ -100,6 +208,9 @@ def stage(profile: str, executed_dir: Path | None = None) -> Path:
     shutil.copytree(ROOT / "book", src / "book")
     (src / "notebooks").mkdir()
     for notebook in chapter_notebooks():
+        if notebook.stem in skipped:
+            nbformat.write(skipped_page(notebook, skipped[notebook.stem]), src / "notebooks" / notebook.name)
+            continue
         executed = nbformat.read(executed_dir / notebook.name, as_version=4)
         # papermill's injected cell holds machine paths; the run's settings are shown by the
         # notebook's own config table, so the book leaves the injected cell out
@@ -119,14 +230,21 @@ def build(profile: str, executed_dir: Path | None = None) -> Path:
         raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
     index = ROOT / "_build" / "html" / "index.html"
     print(f"The book ({profile} profile) is at {index}\nOpen it with: python -m webbrowser file://{index}")
+    print(f"\n{summary_table(profile, executed_dir)}")
     return index
 
 
-def refresh_nbval() -> None:
-    """Execute in smoke and keep, in the sources, only the outputs of NBVAL_CHECK_OUTPUT cells."""
+def refresh_nbval(notebooks: list[Path] | None = None) -> None:
+    """Execute in smoke and keep, in the sources, only the outputs of NBVAL_CHECK_OUTPUT cells.
+
+    Image chapters run on the test stand-in folder (tools/standin.py), as in the tests."""
+    from standin import write_standin_folder
+
     with tempfile.TemporaryDirectory() as tmp:
-        executed_dir = execute("smoke", force=True, out_root=Path(tmp), outputs_root=Path(tmp) / "outputs")
-        for source in chapter_notebooks():
+        executed_dir = execute("smoke", force=True, notebooks=notebooks, out_root=Path(tmp),
+                               outputs_root=Path(tmp) / "outputs",
+                               image_folder=write_standin_folder(Path(tmp) / "standin"))
+        for source in notebooks or chapter_notebooks():
             notebook = nbformat.read(source, as_version=4)
             executed = {cell.id: cell for cell in nbformat.read(executed_dir / source.name, as_version=4).cells}
             kept = 0
@@ -171,7 +289,8 @@ def main() -> None:
             p.add_argument("chapters", nargs="*", help="chapter names such as 01_vanilla_gan (default: all)")
             p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                            help="a notebook parameter, e.g. -p ARCH=conv -p EPOCHS=5 (Python literals, else strings)")
-    sub.add_parser("refresh-nbval")
+    refresh = sub.add_parser("refresh-nbval")
+    refresh.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
     if args.command == "execute":
         chosen = [NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None
@@ -182,7 +301,7 @@ def main() -> None:
     elif args.command == "build":
         build(args.profile)
     else:
-        refresh_nbval()
+        refresh_nbval([NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None)
 
 
 if __name__ == "__main__":
