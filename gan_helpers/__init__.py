@@ -16,7 +16,7 @@ from .latent import interpolate, lerp, slerp
 from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
-from .profiles import default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
+from .profiles import compare_runs, default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
 from .runtime import describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, update_ema
 from .widgets import latent_explorer

@@ -18,6 +18,7 @@ found as one display output tagged with a secret of that run; the grader reads n
 
 from __future__ import annotations
 
+import inspect
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
@@ -126,6 +127,60 @@ def expect_shape(tensor: torch.Tensor, shape: tuple, what: str) -> None:
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise AssertionError(message)
+
+
+def expect_own_code(function, forbidden: list, what: str) -> None:
+    """Assert that ``function`` (or any method of a class) calls none of ``forbidden``.
+
+    For exercises that re-implement a helper, e.g. ``gh.expect_own_code(slerp, [gh.slerp,
+    gh.interpolate], "slerp")``. It reads the names the compiled code uses, so it needs no
+    source: a global that *is* a forbidden object (``s = gh.slerp`` counts), an attribute of a
+    module reached that way (``gh.slerp``, ``F.binary_cross_entropy_with_logits``), or an
+    attribute named like one (``self.helpers.slerp``) fails with a message naming it.
+    """
+    functions = [f for f in vars(function).values() if callable(f)] if isinstance(function, type) else [function]
+    banned_names = {getattr(f, "__name__", "") for f in forbidden} - {""}
+    for f in functions:
+        f = inspect.unwrap(f)
+        code, scope = getattr(f, "__code__", None), getattr(f, "__globals__", {})
+        if code is None:
+            continue
+        used = set(_names(code))
+        modules = [scope[n] for n in used if inspect.ismodule(scope.get(n))]
+        for depth in range(3):  # gh.reference.x: modules reached through modules
+            modules += [getattr(m, n) for m in modules for n in used if inspect.ismodule(getattr(m, n, None))]
+        for name in sorted(used):
+            reached = [scope[name]] if name in scope else []
+            reached += [getattr(m, name) for m in modules if hasattr(m, name)]
+            if any(r is banned for r in reached for banned in forbidden) or (name not in scope and name in banned_names):
+                raise AssertionError(f"{what}: your code uses {name}; this exercise asks you to do without it")
+
+
+def _names(code) -> list[str]:
+    """Every global or attribute name a code object (and the code nested in it) refers to."""
+    names = list(code.co_names)
+    for constant in code.co_consts:
+        if inspect.iscode(constant):
+            names += _names(constant)
+    return names
+
+
+def yours_or_reference(yours, reference, probe, exercise: str):
+    """``yours`` once ``probe(yours)`` runs without ``NotImplementedError``; until then
+    ``reference``, with a printed note. A chapter trains with the student's piece this way.
+
+    ``probe`` tries the piece on something small (``lambda loss: loss(torch.zeros(2))``); it runs
+    on a forked random-number state, so the choice changes no later result. Other errors are
+    the student's to see: they are raised.
+    """
+    with torch.random.fork_rng(devices=[]):
+        try:
+            probe(yours)
+        except NotImplementedError:
+            print(f"note: exercise {exercise} is not done yet, so the chapter uses the course's "
+                  f"{reference.__name__} meanwhile; run this cell again once it is.")
+            return reference
+    return yours
 
 
 def _fmt(t: torch.Tensor) -> str:

@@ -87,17 +87,30 @@ def save_config(config: Mapping[str, Any], out_dir: str | Path) -> Path:
 
 
 def prepare_run(chapter: str, config: Mapping[str, Any], out_dir: str | Path | None,
-                device: torch.device) -> Path:
+                device: torch.device, defaults: Mapping[str, Any] | None = None) -> Path:
     """Seed everything with ``config["seed"]``, save the settings to ``out_dir/config.json`` and
-    print the machine; returns the run's folder (``out_dir``, or by default
-    ``outputs/<profile>/<chapter>``)."""
+    print the machine; returns the run's folder.
+
+    That is ``out_dir`` when given, else :func:`default_out_dir`: ``outputs/<profile>/<chapter>``
+    for a run with the chapter's ``defaults`` (the settings a reader may change, and the profile's
+    sizes), and a folder inside it named by what differs for any other run, e.g.
+    ``outputs/cpu/01_vanilla_gan/g_loss=saturating``: reruns with other settings never overwrite
+    (or refuse to resume) the run they are compared with.
+    """
     from .runtime import describe_machine, seed_everything
 
-    out_dir = Path(out_dir or default_out_dir(chapter, config["profile"]))
+    out_dir = Path(out_dir or default_out_dir(chapter, config["profile"], variant_name(config, defaults or {})))
     seed_everything(config["seed"])
     save_config(config, out_dir)
     print(f"{describe_machine(device)}\nthis run's folder: {out_dir}")
     return out_dir
+
+
+def variant_name(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    """The settings of ``config`` that differ from ``defaults``, as ``key=value,key=value`` in
+    the order of ``defaults``; ``""`` when none do. Keys missing from ``config`` are ignored."""
+    changed = [f"{key}={config[key]}" for key, value in defaults.items() if key in config and config[key] != value]
+    return ",".join(changed).replace("/", "_").replace(" ", "")
 
 
 def default_data_root() -> str:
@@ -111,6 +124,33 @@ def default_data_root() -> str:
     return "data"
 
 
-def default_out_dir(chapter: str, profile: str) -> str:
-    """``$GAN_OUT_ROOT/<profile>/<chapter>``, with ``outputs`` as the default root."""
-    return str(Path(os.environ.get("GAN_OUT_ROOT", "outputs")) / profile / chapter)
+def default_out_dir(chapter: str, profile: str, variant: str = "") -> str:
+    """``$GAN_OUT_ROOT/<profile>/<chapter>[/<variant>]``, with ``outputs`` as the default root."""
+    folder = Path(os.environ.get("GAN_OUT_ROOT", "outputs")) / profile / chapter
+    return str(folder / variant if variant else folder)
+
+
+def compare_runs(out_dir: str | Path, metrics: list[str]) -> "pd.DataFrame":
+    """One row per finished run of a chapter: its setting, ``metrics`` from its ``metrics.json``
+    and its training time in seconds.
+
+    ``out_dir`` is this run's folder; the runs compared are the chapter's run with its defaults
+    (``outputs/<profile>/<chapter>``, the row "defaults") and every run in a folder inside it
+    (named by :func:`variant_name`, e.g. ``g_loss=saturating``). A run that has not finished
+    (no metrics.json yet) is left out.
+    """
+    import pandas as pd
+
+    out_dir = Path(out_dir)
+    base = out_dir.parent if "=" in out_dir.name else out_dir
+    rows = []
+    for path in [base / "metrics.json", *sorted(base.glob("*=*/metrics.json"))]:
+        if not path.is_file():
+            continue
+        found = json.loads(path.read_text())
+        row = {"setting": "defaults" if path.parent == base else path.parent.name}
+        row |= {name: found.get(name) for name in metrics}
+        seconds = found.get("train_seconds")
+        row["training (s)"] = None if seconds is None else round(seconds)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["setting", *metrics, "training (s)"]).set_index("setting")

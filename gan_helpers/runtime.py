@@ -24,7 +24,13 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def pick_device(prefer: str | None = None) -> torch.device:
-    """``cuda`` when available (or ``prefer``), else ``mps`` on Apple silicon, else ``cpu``."""
+    """``prefer``, else the environment variable ``GAN_DEVICE``, else ``cuda`` when available,
+    else ``mps`` on Apple silicon, else ``cpu``.
+
+    ``GAN_DEVICE=cpu`` pins a run to the CPU on any machine: the test suite sets it, since the
+    numbers it compares were recorded on a CPU and a GPU computes slightly different ones.
+    """
+    prefer = prefer or os.environ.get("GAN_DEVICE") or None
     if prefer is not None:
         return torch.device(prefer)
     if torch.cuda.is_available():

@@ -191,7 +191,8 @@ def test_a_chapter_gets_its_parameters_and_every_check_in_place(path):
     assembled, unplaced = grading.assemble(student, instructor, checks, tokens, {"PROFILE": "smoke"})
     tagged = [i for i, c in enumerate(assembled.cells) if "parameters" in c.metadata.get("tags", [])]
     assert assembled.cells[tagged[0] + 1].source == "# Parameters set by the grader\nPROFILE = 'smoke'"
-    assert unplaced == {} and len(assembled.cells) == len(instructor.cells) + 1
+    answer_keys = sum(coursework.ANSWER_KEY in c.metadata.get("tags", []) for c in instructor.cells)  # not handed out
+    assert unplaced == {} and len(assembled.cells) == len(instructor.cells) - answer_keys + 1
 
 
 def test_unreadable_submission_scores_zero_with_its_reason(tmp_path):

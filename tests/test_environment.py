@@ -1,8 +1,15 @@
 """The pinned environment: the Makefile's install, requirements.txt and environment.yml agree."""
 
 import re
-import tomllib
+import sys
 from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10, which the README supports: tomllib's forerunner, when it is installed
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[1]
 

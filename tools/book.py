@@ -3,7 +3,7 @@
     python tools/book.py execute --profile auto     # executed/<profile>/*.ipynb, outputs/<profile>/<chapter>/
     python tools/book.py execute --profile cpu 02_conditional_gan   # one chapter
     python tools/book.py build --profile cpu        # _build/html from executed/cpu
-    python tools/book.py refresh-nbval              # store smoke outputs of NBVAL_CHECK_OUTPUT cells
+    python tools/book.py refresh-nbval              # store smoke outputs of nbval-checked cells
 
 The sources in notebooks/ stay clean; only the small outputs that nbval checks are stored in them.
 A chapter that trains on an image dataset names it in its notebook metadata
@@ -31,7 +31,13 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"
+NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"  # the older comment form; chapters now use the tag
+NBVAL_TAG = "nbval-check-output"  # the cell tag nbval honours: outputs compared, readers see no marker
+
+
+def nbval_checked(cell) -> bool:
+    """Whether nbval compares this cell's stored outputs (the tag, or the older comment)."""
+    return NBVAL_TAG in cell.metadata.get("tags", []) or NBVAL_MARK in cell.source
 
 
 def chapter_notebooks() -> list[Path]:
@@ -192,8 +198,11 @@ def summary_table(profile: str, executed_dir: Path | None = None) -> str:
     return "\n".join(rows)
 
 
-def stage(profile: str, executed_dir: Path | None = None) -> Path:
-    """Copy the book's pages and the executed notebooks into _build/src (the book's source)."""
+def stage(profile: str, executed_dir: Path | None = None, edition: str = "instructor") -> Path:
+    """Copy the book's pages and the executed notebooks into _build/src (the book's source).
+
+    ``edition="student"``: each chapter as its student edition (tools/coursework.py), outputs kept
+    except those of solutions and checks: no solutions, hidden tests or answer keys."""
     executed_dir = executed_dir or ROOT / "executed" / profile
     skipped = {nb.stem: status["missing"] for nb in chapter_notebooks()
                if (status := read_status(executed_dir, nb.stem)) and status["status"] == "skipped"}
@@ -215,27 +224,33 @@ def stage(profile: str, executed_dir: Path | None = None) -> Path:
         # papermill's injected cell holds machine paths; the run's settings are shown by the
         # notebook's own config table, so the book leaves the injected cell out
         executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+        for cell in executed.cells:  # nbval's older comment marker is for the tests, not readers
+            cell.source = cell.source.replace(NBVAL_MARK + "\n", "")
+        if edition == "student":
+            import coursework
+
+            executed = coursework.student_edition(executed, keep_outputs=True)
         nbformat.write(executed, src / "notebooks" / notebook.name)
     return src
 
 
-def build(profile: str, executed_dir: Path | None = None) -> Path:
-    """Build _build/html with warnings treated as errors."""
+def build(profile: str, executed_dir: Path | None = None, edition: str = "instructor") -> Path:
+    """Build _build/html with warnings treated as errors (``edition``: instructor or student)."""
     profile = resolve(profile)
-    src = stage(profile, executed_dir)
+    src = stage(profile, executed_dir, edition)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     command = [str(jupyter_book), "build", str(src), "--path-output", str(ROOT), "-W", "--keep-going", "--quiet"]
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
     index = ROOT / "_build" / "html" / "index.html"
-    print(f"The book ({profile} profile) is at {index}\nOpen it with: python -m webbrowser file://{index}")
+    print(f"The book ({edition} edition, {profile} profile) is at {index}\nOpen it with: python -m webbrowser file://{index}")
     print(f"\n{summary_table(profile, executed_dir)}")
     return index
 
 
 def refresh_nbval(notebooks: list[Path] | None = None) -> None:
-    """Execute in smoke and keep, in the sources, only the outputs of NBVAL_CHECK_OUTPUT cells.
+    """Execute in smoke and keep, in the sources, only the outputs of nbval-checked cells.
 
     Image chapters run on the test stand-in folder (tools/standin.py), as in the tests."""
     from standin import write_standin_folder
@@ -251,7 +266,7 @@ def refresh_nbval(notebooks: list[Path] | None = None) -> None:
             for cell in notebook.cells:
                 if cell.cell_type != "code":
                     continue
-                if NBVAL_MARK in cell.source:
+                if nbval_checked(cell):
                     # nbval compares only cells that were run: keep the outputs and the count
                     cell.outputs = executed[cell.id].outputs
                     cell.execution_count = executed[cell.id].execution_count
@@ -289,6 +304,9 @@ def main() -> None:
             p.add_argument("chapters", nargs="*", help="chapter names such as 01_vanilla_gan (default: all)")
             p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                            help="a notebook parameter, e.g. -p ARCH=conv -p EPOCHS=5 (Python literals, else strings)")
+        else:
+            p.add_argument("--edition", choices=("instructor", "student"), default="instructor",
+                           help="student: no solutions, hidden tests or answer keys (default: instructor)")
     refresh = sub.add_parser("refresh-nbval")
     refresh.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
@@ -299,7 +317,7 @@ def main() -> None:
             raise SystemExit(f"no such chapter: {missing}; chapters: {[p.stem for p in chapter_notebooks()]}")
         execute(args.profile, args.force, notebooks=chosen, parameters=dict(parse_parameter(p) for p in args.parameter))
     elif args.command == "build":
-        build(args.profile)
+        build(args.profile, edition=args.edition)
     else:
         refresh_nbval([NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None)
 

@@ -9,9 +9,13 @@ replaces every such block with ``# YOUR CODE HERE`` and ``raise NotImplementedEr
 same indentation, drops the book's ``hide-input`` tag and clears all outputs. A **check cell** is
 a code cell with a ``gh.exercise("name", hint=..., points=N)`` block; the student edition keeps
 it, without what stands between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
+Markdown cells tagged ``answer-key`` (the instructor's answers to the open exercises) are left
+out, and the Colab badge opens the student edition (``--repository``, ``--branch``: by default
+the course's, from tools/course.toml, and the target folder's path in it).
 
-The student path needs only nbformat; ``grade`` (tools/grading.py) needs the course's
-environment, since it executes the submissions.
+The student path needs only nbformat (any Python 3.10+ with it: ``make student`` makes a small
+venv for it when needed); ``grade`` (tools/grading.py) needs the course's environment, since it
+executes the submissions.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = "{indent}# YOUR CODE HERE\n{indent}raise NotImplementedError()"
 HIDDEN_NOTE = "{indent}# (hidden tests: more cases are checked when the notebook is graded)"
+NBVAL_COMMENT = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n", re.M)  # older chapters' nbval marker
+ANSWER_KEY = "answer-key"  # tag of the markdown cells that hold the instructor's answers
+ROOT = Path(__file__).resolve().parents[1]
+# a Colab badge's target: https://colab.research.google.com/github/<owner>/<name>/blob/<ref>/<path>.ipynb
+COLAB = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/(?:[\w.-]+/)*(?P<name>[\w.-]+\.ipynb)")
 
 
 def _block(begin: str, end: str) -> re.Pattern:
@@ -82,16 +91,29 @@ def check_exercises(source: str) -> list[tuple[str, int]]:
     return found
 
 
-def student_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``notebook`` with solutions replaced by stubs, no hidden tests and no outputs."""
+def student_edition(notebook: nbformat.NotebookNode, badge: str | None = None,
+                    keep_outputs: bool = False) -> nbformat.NotebookNode:
+    """A copy of ``notebook`` with solutions replaced by stubs, no hidden tests, no answer key
+    and no outputs; ``badge`` (a URL with ``{name}`` for the file name) retargets the Colab badges.
+
+    ``keep_outputs`` keeps the outputs of the cells that are neither solutions nor checks: the
+    student edition of the book, built from an executed instructor edition.
+    """
     notebook = nbformat.from_dict(notebook)
+    notebook.cells = [c for c in notebook.cells if ANSWER_KEY not in c.metadata.get("tags", [])]
     for cell in notebook.cells:
+        if cell.cell_type == "markdown" and badge:
+            cell.source = COLAB.sub(lambda m: badge.format(name=m.group("name")), cell.source)
         if cell.cell_type != "code":
             continue
-        cell.outputs, cell.execution_count = [], None
         where = f"cell {cell.get('id')}"
+        cell.source = NBVAL_COMMENT.sub("", cell.source)  # nbval's marker is for the tests, not readers
+        is_check = bool(check_exercises(cell.source))
+        tags = cell.metadata.get("tags", [])
+        if not keep_outputs or is_check or "solution" in tags:
+            cell.outputs, cell.execution_count = [], None
         if HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source:
-            if not check_exercises(cell.source):
+            if not is_check:
                 raise ValueError(f"{where} has hidden tests but no gh.exercise(...) block to run them")
             cell.source = strip_hidden_tests(cell.source)
             if HIDDEN_BEGIN in cell.source or HIDDEN_END in cell.source:
@@ -101,7 +123,6 @@ def student_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             except SyntaxError:
                 raise ValueError(f"{where} is not valid Python without its hidden tests: keep at least "
                                  "one visible statement in each with-block") from None
-        tags = cell.metadata.get("tags", [])
         if "solution" not in tags:
             if BEGIN in cell.source:
                 raise ValueError(f"{where} has solution markers but no 'solution' tag")
@@ -111,6 +132,30 @@ def student_edition(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.source = strip_solutions(cell.source)
         cell.metadata["tags"] = [t for t in tags if t != "hide-input"]
     return notebook
+
+
+def read_course(path: Path = ROOT / "tools" / "course.toml") -> dict:
+    """``repository`` and ``branch`` from tools/course.toml (plain ``key = "value"`` lines, read
+    without tomllib so that Python 3.10 with nbformat is enough); {} when the file is missing."""
+    if not path.exists():
+        return {}
+    found = re.findall(r'^(\w+)\s*=\s*"([^"]*)"', path.read_text(), re.M)
+    return {key: value for key, value in found if key in ("repository", "branch")}
+
+
+def student_badge(target_dir: Path, repository: str | None = None, branch: str | None = None) -> str | None:
+    """The Colab URL (with ``{name}``) of the student editions written to ``target_dir``: the
+    course's repository and branch unless given, and ``target_dir``'s path inside the repository."""
+    course = read_course()
+    repository, branch = repository or course.get("repository"), branch or course.get("branch", "main")
+    if not repository:
+        return None
+    try:
+        folder = Path(target_dir).resolve().relative_to(ROOT).as_posix()
+    except ValueError:  # written outside the repository: the editions sit at its top
+        folder = "."
+    path = "{name}" if folder == "." else f"{folder}/{{name}}"
+    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{path}"
 
 
 def paste_solutions(student: nbformat.NotebookNode, instructor: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -125,11 +170,13 @@ def paste_solutions(student: nbformat.NotebookNode, instructor: nbformat.Noteboo
     return student
 
 
-def write_student_editions(source_dir: Path, target_dir: Path) -> list[Path]:
+def write_student_editions(source_dir: Path, target_dir: Path, repository: str | None = None,
+                           branch: str | None = None) -> list[Path]:
     target_dir.mkdir(parents=True, exist_ok=True)
+    badge = student_badge(target_dir, repository, branch)
     written = []
     for path in sorted(source_dir.glob("[0-9][0-9]_*.ipynb")):
-        edition = student_edition(nbformat.read(path, as_version=4))
+        edition = student_edition(nbformat.read(path, as_version=4), badge=badge)
         nbformat.write(edition, target_dir / path.name)
         n = sum("solution" in c.metadata.get("tags", []) for c in edition.cells)
         print(f"{target_dir / path.name}: {n} exercise cells stubbed")
@@ -143,6 +190,9 @@ def main() -> None:
     student = sub.add_parser("student", help="write student editions of every NN_*.ipynb in SOURCE to TARGET")
     student.add_argument("source", type=Path)
     student.add_argument("target", type=Path)
+    student.add_argument("--repository", help="owner/name where the student editions are published, for their "
+                         "Colab badges (default: the course's, from tools/course.toml)")
+    student.add_argument("--branch", help="the branch there (default: the course's)")
     grader = sub.add_parser("grade", help="grade submissions against the instructor editions")
     grader.add_argument("submissions", type=Path, nargs="+")
     grader.add_argument("--instructor", type=Path, help="the instructor edition (default: notebooks/NN_*.ipynb, "
@@ -153,7 +203,7 @@ def main() -> None:
     grader.add_argument("--out", type=Path, default=Path("outputs/grades"), help="folder for the reports")
     args = parser.parse_args()
     if args.command == "student":
-        write_student_editions(args.source, args.target)
+        write_student_editions(args.source, args.target, args.repository, args.branch)
     else:
         import grading  # the course's environment: nbclient, a kernel with gan_helpers
 
