@@ -11,6 +11,10 @@ The solution cells of the instructor's notebook wrap the answer in ``### BEGIN S
 A check cell may hold extra cases between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``:
 the student edition drops them, the grader runs them.
 
+``expect_own_code`` fails an answer that calls the helper it re-implements; ``yours_or_reference``
+lets a chapter train with the student's piece once it works (the course's version from
+:mod:`gan_helpers.reference` until then). How to write a check: book/instructors.md.
+
 When ``tools/coursework.py grade`` grades a submission, it replaces every check cell by the
 instructor's and runs it through :func:`run_check`, which publishes what each ``exercise`` block
 found as one display output tagged with a secret of that run; the grader reads nothing else.
@@ -138,13 +142,18 @@ def expect_own_code(function, forbidden: list, what: str) -> None:
     module reached that way (``gh.slerp``, ``F.binary_cross_entropy_with_logits``), or an
     attribute named like one (``self.helpers.slerp``) fails with a message naming it.
     """
+    if any(function is banned for banned in forbidden) or (
+            isinstance(function, type) and any(base is banned for base in function.__mro__ for banned in forbidden)):
+        raise AssertionError(f"{what}: this is the course's own version; this exercise asks you to write it")
     functions = [f for f in vars(function).values() if callable(f)] if isinstance(function, type) else [function]
     banned_names = {getattr(f, "__name__", "") for f in forbidden} - {""}
     for f in functions:
         f = inspect.unwrap(f)
         code, scope = getattr(f, "__code__", None), getattr(f, "__globals__", {})
         if code is None:
-            continue
+            if isinstance(function, type):  # a class attribute that is no function of its own
+                continue
+            raise AssertionError(f"{what}: write it as a function (def), not as {type(f).__name__}")
         used = set(_names(code))
         modules = [scope[n] for n in used if inspect.ismodule(scope.get(n))]
         for depth in range(3):  # gh.reference.x: modules reached through modules

@@ -156,6 +156,10 @@ WRONG = {
                 v = (1 - t) * z0 + t * z1
                 return v / v.norm() * ((1 - t) * z0.norm() + t * z1.norm())
             """)),
+            "normalised linear interpolation, to z0's length": SLERP.format(body=block("""
+                v = torch.lerp(z0, z1, t)
+                return v * z0.norm() / v.norm()
+            """)),
             "linear interpolation": SLERP.format(body="    return (1 - t) * z0 + t * z1"),
             "weights swapped": SLERP.format(body=block("""
                 omega = torch.arccos((z0 @ z1 / (z0.norm() * z1.norm())).clamp(-1, 1))
@@ -163,6 +167,8 @@ WRONG = {
             """)),
             "calls gh.slerp": SLERP.format(body="    return gh.slerp(z0, z1, t)"),
             "calls gh.slerp under another name": "spherical = gh.slerp\n" + SLERP.format(body="    return spherical(z0, z1, t)"),
+            "is gh.slerp": "slerp = gh.slerp\n",
+            "wraps gh.slerp in a partial": "import functools\nslerp = functools.partial(gh.slerp)\n",
             "calls gh.interpolate": SLERP.format(body="    return gh.interpolate(z0, z1, 3, 'spherical')[1] if t == 0.5 else "
                                                       "gh.latent.slerp(z0, z1, t)"),
         },
@@ -192,6 +198,7 @@ WRONG = {
             "the embedding before z": LABEL.format(extra="", body="torch.cat([self.embed(y), z], dim=1)"),
             "calls the course's reference": LABEL.format(extra="        self.inner = gh.reference.LabelConcat(num_classes, embed_dim)",
                                                          body="self.inner(z, y)"),
+            "subclasses the course's reference": "class LabelConcat(gh.reference.LabelConcat):\n    pass\n",
         },
         "2 · conditioned accuracy": {
             "hard-coded for the visible case": ACCURACY.format(body="    return 4 / 6, torch.tensor([0.5, 0.5, 1.0])"),
@@ -390,3 +397,24 @@ def test_a_hidden_case_catches_what_the_visible_ones_let_through(chapters, chapt
 def test_a_valid_variant_passes(chapters, chapter_name, name, label, answer):
     result = run_check(chapters[chapter_name], answer, EXERCISES[chapter_name][name][1])[name]
     assert result.status == checks.PASSED, result.message
+
+
+@pytest.mark.parametrize("chapter_name", sorted(EXERCISES))
+def test_student_editions_leave_out_the_answer_key_and_open_themselves(chapter_name, tmp_path):
+    """No answer key, solution or hidden case in a student edition (nor in the student book's
+    pages, which keep the run's other outputs), and its Colab badge opens the student edition."""
+    instructor = nbformat.read(book.NOTEBOOKS / f"{chapter_name}.ipynb", as_version=4)
+    keys = [cell for cell in instructor.cells if coursework.ANSWER_KEY in cell.metadata.get("tags", [])]
+    assert keys and all(cell.cell_type == "markdown" and "Answer key" in cell.source for cell in keys)
+    badge = coursework.student_badge(book.ROOT / "student", "someone/their-course", "main")
+    assert badge == "https://colab.research.google.com/github/someone/their-course/blob/main/student/{name}"
+    for keep_outputs in (False, True):
+        student = coursework.student_edition(instructor, badge=badge, keep_outputs=keep_outputs)
+        text = "\n".join(cell.source for cell in student.cells)
+        assert "Answer key" not in text and "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        assert f"github/someone/their-course/blob/main/student/{chapter_name}.ipynb" in student.cells[0].source
+        assert "colab.research.google.com/github/gan-course" not in text
+        checked = [c for c in student.cells if c.cell_type == "code" and coursework.check_exercises(c.source)]
+        assert checked and not any(c.outputs for c in checked)
+        kept = [c for c in student.cells if c.cell_type == "code" and c.outputs]
+        assert bool(kept) == keep_outputs  # the stored nbval outputs of the chapter's own cells
