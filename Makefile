@@ -55,6 +55,12 @@ data: $(STAMP)
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)
 	$(PY) tools/train_classifier.py --root data
 
+# The CIFAR-10 classifier that scores chapter 5's samples, trained on DATA_ROOT's cifar-10-batches-py
+# or cifar10/, or on any CIFAR-10 image folder (train/<class>/, test/<class>/): CIFAR_FOLDER=/path.
+.PHONY: classifier-cifar
+classifier-cifar: $(STAMP) ## retrain the shipped CIFAR-10 classifier (about 25 minutes on 2 cores)
+	$(PY) tools/train_cifar_classifier.py --root data $(if $(CIFAR_FOLDER),--image-folder $(CIFAR_FOLDER))
+
 # Needs only nbformat: the course's venv if it is there, else any python3 that has nbformat, else a
 # small venv with nbformat alone. STUDENT_REPOSITORY=owner/name: where the Colab badges point.
 student: ## write student editions (no solutions, hidden tests or answer keys) to student/

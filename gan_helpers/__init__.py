@@ -7,6 +7,7 @@ digit classifier) live in the repository's tools/ folder, not here.
 """
 
 from .checkpoints import load_checkpoint
+from .cifar_classifier import CIFAR10_CLASSES, CifarScorer, load_cifar_classifier
 from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
 from . import reference
 from .coursework import exercise, expect, expect_close, expect_own_code, expect_shape, yours_or_reference
