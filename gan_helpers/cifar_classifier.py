@@ -54,7 +54,9 @@ class CifarClassifier(nn.Module):
 
         def conv_bn(c_in: int, c_out: int, pool: bool = False) -> list[nn.Module]:
             layers = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)]
-            return layers + [nn.MaxPool2d(2)] * pool + [nn.BatchNorm2d(c_out), nn.GELU()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            return layers + [nn.BatchNorm2d(c_out), nn.GELU()]
 
         layers, c_in = conv_bn(3, stem_width), stem_width
         for width in self.widths:
