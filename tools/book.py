@@ -4,6 +4,9 @@
     python tools/book.py execute --profile cpu 02_conditional_gan   # one chapter
     python tools/book.py build --profile cpu        # _build/html from executed/cpu
     python tools/book.py refresh-nbval              # store smoke outputs of nbval-checked cells
+    python tools/book.py build --profile full --executed-dir DIR   # from copies gathered elsewhere (CI)
+    python tools/book.py plan --profile full        # steps, FLOPs and estimated GPU time per chapter
+    python tools/book.py chapters                   # the chapter names as JSON (the GPU workflow's matrix)
 
 The sources in notebooks/ stay clean; only the small outputs that nbval checks are stored in them.
 A chapter that trains on an image dataset names it in its notebook metadata
@@ -304,9 +307,20 @@ def main() -> None:
             p.add_argument("chapters", nargs="*", help="chapter names such as 01_vanilla_gan (default: all)")
             p.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE",
                            help="a notebook parameter, e.g. -p ARCH=conv -p EPOCHS=5 (Python literals, else strings)")
+            p.add_argument("--out-root", type=Path, help="executed copies go to OUT_ROOT/<profile> (default: executed/)")
+            p.add_argument("--outputs-root", type=Path, help="each chapter's OUT_DIR in OUTPUTS_ROOT/<profile> (default: outputs/)")
         else:
             p.add_argument("--edition", choices=("instructor", "student"), default="instructor",
                            help="student: no solutions, hidden tests or answer keys (default: instructor)")
+            p.add_argument("--executed-dir", type=Path,
+                           help="the executed copies, e.g. gathered from one CI job per chapter (default: executed/<profile>)")
+    plan = sub.add_parser("plan", help="per chapter: steps, images, training FLOPs and an estimated GPU time (tools/plan.py)")
+    plan.add_argument("--profile", choices=("smoke", "cpu", "full", "all"), default="all")
+    plan.add_argument("chapters", nargs="*", help="chapter names (default: all)")
+    plan.add_argument("--gpu", default="T4", help="the GPU to estimate for (T4, L4, V100, A100, H100)")
+    plan.add_argument("--tflops", type=float, help="its sustained TFLOP/s (default: half its FP32 peak)")
+    plan.add_argument("--step-ms", type=float, default=2.0, help="overhead per step in ms (default: 2)")
+    sub.add_parser("chapters", help="the chapter names as a JSON list (a CI matrix)")
     refresh = sub.add_parser("refresh-nbval")
     refresh.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
@@ -315,9 +329,18 @@ def main() -> None:
         missing = [str(p) for p in chosen or [] if not p.exists()]
         if missing:
             raise SystemExit(f"no such chapter: {missing}; chapters: {[p.stem for p in chapter_notebooks()]}")
-        execute(args.profile, args.force, notebooks=chosen, parameters=dict(parse_parameter(p) for p in args.parameter))
+        execute(args.profile, args.force, notebooks=chosen, out_root=args.out_root, outputs_root=args.outputs_root,
+                parameters=dict(parse_parameter(p) for p in args.parameter))
     elif args.command == "build":
-        build(args.profile, edition=args.edition)
+        build(args.profile, executed_dir=args.executed_dir, edition=args.edition)
+    elif args.command == "plan":
+        import plan as planner  # tools/plan.py
+
+        profiles = ["smoke", "cpu", "full"] if args.profile == "all" else [args.profile]
+        chosen = [NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or chapter_notebooks()
+        planner.main(chosen, profiles, gpu=args.gpu, tflops=args.tflops, step_ms=args.step_ms)
+    elif args.command == "chapters":
+        print(json.dumps([notebook.stem for notebook in chapter_notebooks()]))
     else:
         refresh_nbval([NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None)
 
