@@ -63,8 +63,12 @@ class ChapterSource:
     def model_pairs(self) -> dict[str, tuple[type, type]]:
         """{"": (Generator, Discriminator)} or {"MLP": (MLPGenerator, MLPDiscriminator), ...}."""
         classes = {n: v for n, v in self.namespace.items() if isinstance(v, type) and issubclass(v, nn.Module)}
-        return {n[: -len("Generator")]: (v, classes[n[: -len("Generator")] + "Discriminator"])
-                for n, v in classes.items() if n.endswith("Generator") and n[: -len("Generator")] + "Discriminator" in classes}
+        pairs = {}
+        for name, cls in classes.items():
+            prefix = name.removesuffix("Generator")
+            if prefix != name and prefix + "Discriminator" in classes:
+                pairs[prefix] = (cls, classes[prefix + "Discriminator"])
+        return pairs
 
 
 def _literal(node: ast.expr, names: dict[str, Any]) -> Any:
@@ -196,7 +200,8 @@ def plan_chapter(path: Path, profiles: list[str]) -> list[Row]:
         chapter = read_chapter(path)
         pairs = chapter.model_pairs()
         if not pairs:
-            raise ValueError("no <X>Generator / <X>Discriminator classes")
+            raise ValueError("no <X>Generator / <X>Discriminator classes"
+                             + (f" (left out: {', '.join(chapter.notes)})" if chapter.notes else ""))
     except Exception as error:
         return [Row(path.stem, "-", p, skipped=f"{type(error).__name__}: {error}") for p in profiles]
     rows = []
