@@ -20,6 +20,7 @@ from .plotting import gif_html, plot_losses, save_animation, show_images, show_p
 from .profiles import compare_runs, default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
 from .runtime import describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, update_ema
-from .widgets import latent_explorer
+from .widgets import generation_panel, latent_explorer, truncate_z
+from .neighbours import flatten_pixels, nearest_neighbours
 
 __version__ = "0.1.0"

@@ -1,0 +1,199 @@
+"""Chapter 4's exercise checks catch the plausible wrong answers and accept valid variants.
+
+Each check cell of the instructor edition (hidden cases included) runs here on a candidate
+answer, as the grader would run it, without any training: only the setup's imports are defined
+first, so a check that needed the trained chapter would fail here. A wrong answer must fail with
+the exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check (hidden cases
+stripped) and fails the full one. When a student finds a wrong answer that passes, it joins
+these lists.
+"""
+
+import contextlib
+import io
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import book
+import coursework
+import gan_helpers as gh
+
+SOURCE = book.NOTEBOOKS / "04_dcgan_anime.ipynb"
+
+
+def _cells():
+    return nbformat.read(SOURCE, as_version=4).cells
+
+
+def check_cell(name: str) -> str:
+    return next(c.source for c in _cells() if c.cell_type == "code" and f'gh.exercise("{name}"' in c.source)
+
+
+def run_check(name: str, answer_source: str, hidden: bool = True) -> str:
+    """Define ``answer_source`` next to the setup's imports, run the check of exercise ``name``
+    (``hidden=False``: the student edition's check); returns what it printed."""
+    namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
+    exec(compile(answer_source, "answer", "exec"), namespace)
+    source = check_cell(name) if hidden else coursework.strip_hidden_tests(check_cell(name))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source, "check", "exec"), namespace)
+    return printed.getvalue()
+
+
+def solution(function: str) -> str:
+    """The instructor's solution cell that defines ``function``, markers removed."""
+    cell = next(c.source for c in _cells() if "solution" in c.metadata.get("tags", []) and f"def {function}(" in c.source)
+    return "\n".join(line for line in cell.splitlines() if "### " not in line)
+
+
+def assert_passes(name, answer, hidden=True):
+    out = run_check(name, answer, hidden)
+    assert f"[PASSED] Exercise {name}" in out, out
+
+
+def assert_fails(name, answer):
+    out = run_check(name, answer)
+    assert f"[NOT YET RIGHT] Exercise {name}" in out and "Hint:" in out, out
+
+
+TRUNC = "1 · truncation of z"
+TRUNC_HEAD = "def truncate_z(z, threshold):\n    if threshold is None:\n        return z\n"
+TRUNC_WRONG = {
+    "clamp_ in place (changes the caller's z)": "    return z.clamp_(-threshold, threshold)\n",
+    "upper side only": "    return z.clamp(max=threshold)\n",
+    "the length of z clipped, not its coordinates":
+        "    return z * (threshold / z.norm(dim=1, keepdim=True)).clamp(max=1)\n",
+    "sign lost": "    return z.abs().clamp(max=threshold)\n",
+    "rescaled so that the largest is the threshold": "    return z * threshold / z.abs().max()\n",
+    "coordinates beyond the threshold set to 0": "    return torch.where(z.abs() > threshold, torch.zeros_like(z), z)\n",
+    "resampled from the global random state":
+        "    return torch.where(z.abs() > threshold, torch.randn_like(z).clamp(-threshold, threshold), z)\n",
+    "calls the course's helper": "    return gh.truncate_z(z, threshold)\n",
+}
+TRUNC_HIDDEN_ONLY = {
+    "cast to float32": "    return z.float().clamp(-threshold, threshold)\n",
+}
+TRUNC_VALID = {
+    "min and max": "    return torch.clamp(z, min=-threshold, max=threshold)\n",
+    "where and sign": "    return torch.where(z.abs() > threshold, threshold * z.sign(), z)\n",
+    "a copy clamped in place": "    out = z.clone()\n    out.clamp_(-threshold, threshold)\n    return out\n",
+}
+
+NORM = "2 · clipped squared length"
+NORM_HEAD = "def clipped_norm2(threshold, latent_dim):\n    from scipy.stats import norm\n    c = threshold\n"
+NORM_WRONG = {
+    "the clipped coordinates forgotten": "    return latent_dim * (2 * norm.cdf(c) - 1 - 2 * c * norm.pdf(c))\n",
+    "one tail only": "    return latent_dim * (2 * norm.cdf(c) - 1 - 2 * c * norm.pdf(c) + c**2 * norm.sf(c))\n",
+    "the variance of z given |z| <= c":
+        "    return latent_dim * (1 - 2 * c * norm.pdf(c) / (2 * norm.cdf(c) - 1))\n",
+    "one coordinate only (not times latent_dim)":
+        "    return 2 * norm.cdf(c) - 1 - 2 * c * norm.pdf(c) + 2 * c**2 * norm.sf(c)\n",
+    "the length, not its square":
+        "    return (latent_dim * (2 * norm.cdf(c) - 1 - 2 * c * norm.pdf(c) + 2 * c**2 * norm.sf(c))) ** 0.5\n",
+    "a simulation of 100,000 draws":
+        "    z = torch.randn(100_000, latent_dim, generator=torch.Generator().manual_seed(0))\n"
+        "    return z.clamp(-c, c).pow(2).sum(1).mean().item()\n",
+    "the fraction clipped times c squared, only": "    return latent_dim * 2 * norm.sf(c) * c**2\n",
+}
+NORM_VALID = {
+    "math.erf": "    import math\n    Phi = 0.5 * (1 + math.erf(c / math.sqrt(2)))\n"
+                "    phi = math.exp(-c * c / 2) / math.sqrt(2 * math.pi)\n"
+                "    return latent_dim * (2 * Phi - 1 - 2 * c * phi + 2 * c * c * (1 - Phi))\n",
+    "numerical integration": "    from scipy.integrate import quad\n"
+                             "    inside = quad(lambda x: x * x * norm.pdf(x), -c, c)[0]\n"
+                             "    return latent_dim * (inside + c * c * 2 * norm.sf(c))\n",
+}
+
+NN = "3 · nearest neighbours"
+NN_HEAD = "def nearest_images(queries, references, k):\n"
+NN_WRONG = {
+    "farthest first": "    d = torch.cdist(queries, references)\n    r = d.topk(k, dim=1)\n    return r.values, r.indices\n",
+    "squared distances": "    d = torch.cdist(queries.double(), references.double()) ** 2\n"
+                         "    r = d.topk(k, dim=1, largest=False)\n    return r.values, r.indices\n",
+    "largest dot product": "    s = queries @ references.T\n    r = s.topk(k, dim=1)\n"
+                           "    return torch.cdist(queries, references).gather(1, r.indices), r.indices\n",
+    "L1 distance": "    d = torch.cdist(queries.double(), references.double(), p=1)\n"
+                   "    r = d.topk(k, dim=1, largest=False)\n    return r.values, r.indices\n",
+    "k ignored (the nearest only)": "    d = torch.cdist(queries.double(), references.double())\n"
+                                    "    v, i = d.min(dim=1, keepdim=True)\n    return v, i\n",
+    "sorted over the queries, not the references":
+        "    d = torch.cdist(queries.double(), references.double())\n"
+        "    i = d.argsort(dim=0)[:k].T\n    return d.gather(1, i), i\n",
+    "calls the course's helper": "    return gh.nearest_neighbours(queries, references, k)\n",
+}
+NN_VALID = {
+    "float32 cdist and sort": "    d = torch.cdist(queries, references)\n    v, i = d.sort(dim=1)\n    return v[:, :k], i[:, :k]\n",
+    "a loop with numpy": "    q, r = np.asarray(queries, dtype=float), np.asarray(references, dtype=float)\n"
+                         "    d = np.sqrt(((q[:, None] - r[None]) ** 2).sum(-1))\n"
+                         "    i = np.argsort(d, axis=1, kind='stable')[:, :k]\n"
+                         "    return torch.tensor(np.take_along_axis(d, i, 1)), torch.tensor(i)\n",
+}
+
+OTHER = "4 · nearest other image"
+OTHER_HEAD = "def nearest_other_distance(references):\n"
+OTHER_WRONG = {
+    "itself included (all zeros)": "    return torch.cdist(references, references).min(dim=1).values\n",
+    "squared": "    d = torch.cdist(references.double(), references.double()) ** 2\n"
+               "    d.fill_diagonal_(float('inf'))\n    return d.min(dim=1).values\n",
+    "the mean distance to the others": "    d = torch.cdist(references.double(), references.double())\n"
+                                       "    return d.sum(1) / (len(d) - 1)\n",
+    "the farthest other": "    d = torch.cdist(references.double(), references.double())\n    return d.max(dim=1).values\n",
+    "calls the course's helper": "    return gh.nearest_neighbours(references, references, k=2)[0][:, 1]\n",
+}
+OTHER_HIDDEN_ONLY = {
+    "every zero dropped (duplicates lost)": "    x = references.double()\n    d = (x[:, None] - x[None]).norm(dim=-1)\n"
+                                            "    d[d == 0] = float('inf')\n    return d.min(dim=1).values\n",
+}
+OTHER_VALID = {
+    "the second smallest of each row": "    d = torch.cdist(references.double(), references.double())\n"
+                                       "    return d.sort(dim=1).values[:, 1]\n",
+    "a loop": "    out = []\n    for i in range(len(references)):\n"
+              "        others = torch.cat([references[:i], references[i + 1:]])\n"
+              "        out.append((others - references[i]).norm(dim=1).min())\n    return torch.stack(out)\n",
+}
+
+# exercise name -> (the answer's first lines, wrong answers, hidden-only, valid variants, function)
+EXERCISES = {
+    TRUNC: (TRUNC_HEAD, TRUNC_WRONG, TRUNC_HIDDEN_ONLY, TRUNC_VALID, "truncate_z"),
+    NORM: (NORM_HEAD, NORM_WRONG, {}, NORM_VALID, "clipped_norm2"),
+    NN: (NN_HEAD, NN_WRONG, {}, NN_VALID, "nearest_images"),
+    OTHER: (OTHER_HEAD, OTHER_WRONG, OTHER_HIDDEN_ONLY, OTHER_VALID, "nearest_other_distance"),
+}
+
+
+def test_every_checked_exercise_is_listed_here():
+    in_notebook = [name for c in _cells() if c.cell_type == "code" for name, _ in coursework.check_exercises(c.source)]
+    assert in_notebook == list(EXERCISES)
+
+
+@pytest.mark.parametrize("name, wrong", [(n, w) for n, (_, wrongs, _, _, _) in EXERCISES.items() for w in sorted(wrongs)])
+def test_check_catches_a_wrong_answer(name, wrong):
+    head, wrongs, _, _, _ = EXERCISES[name]
+    assert_fails(name, head + wrongs[wrong])
+
+
+@pytest.mark.parametrize("name, answer", [(n, a) for n, (_, _, hidden, _, _) in EXERCISES.items() for a in sorted(hidden)])
+def test_a_hidden_case_catches_what_the_visible_ones_let_through(name, answer):
+    head, _, hidden, _, _ = EXERCISES[name]
+    assert_passes(name, head + hidden[answer], hidden=False)
+    assert_fails(name, head + hidden[answer])
+
+
+@pytest.mark.parametrize("name, valid", [(n, v) for n, (_, _, _, valids, _) in EXERCISES.items()
+                                         for v in ["solution", *sorted(valids)]])
+def test_check_accepts_a_valid_answer(name, valid):
+    head, _, _, valids, function = EXERCISES[name]
+    assert_passes(name, solution(function) if valid == "solution" else head + valids[valid])
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_the_student_stub_is_not_done(name):
+    function = EXERCISES[name][4]
+    stub = coursework.strip_solutions(next(c.source for c in _cells() if "solution" in c.metadata.get("tags", [])
+                                           and f"def {function}(" in c.source))
+    assert f"[NOT DONE] Exercise {name}" in run_check(name, stub, hidden=False)
