@@ -149,7 +149,8 @@ def compare_runs(out_dir: str | Path, metrics: list[str]) -> "pd.DataFrame":
             continue
         found = json.loads(path.read_text())
         row = {"setting": "defaults" if path.parent == base else path.parent.name}
-        row |= {name: found.get(name) for name in metrics}
+        row |= {name: round(found[name], 3) if isinstance(found.get(name), float) else found.get(name)
+                for name in metrics}
         seconds = found.get("train_seconds")
         row["training (s)"] = None if seconds is None else round(seconds)
         rows.append(row)
