@@ -14,6 +14,7 @@ from .coursework import exercise, expect, expect_close, expect_own_code, expect_
 from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
 from .images import ImageData, crop_box, find_dataset, fit_square, load_dataset_images, load_image_folder, missing_data_message
 from .latent import interpolate, lerp, slerp
+from .losses import gradient_penalty
 from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
