@@ -54,7 +54,16 @@ def standin_folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def executed_smoke(tmp_path_factory, standin_folder) -> dict:
+def standin_classes_folder(tmp_path_factory) -> Path:
+    """The same shapes in one subfolder per shape (ImageFolder layout, tools/standin.py): what
+    the CIFAR-10 chapter, which keeps class labels, trains on in the tests."""
+    from standin import write_standin_classes
+
+    return write_standin_classes(tmp_path_factory.mktemp("standin") / "classes")
+
+
+@pytest.fixture(scope="session")
+def executed_smoke(tmp_path_factory, standin_folder, standin_classes_folder) -> dict:
     """Every chapter executed by papermill in the smoke profile (once per test session); the
     image chapters on the stand-in folder (IMAGE_FOLDER).
 
@@ -64,7 +73,8 @@ def executed_smoke(tmp_path_factory, standin_folder) -> dict:
 
     base = tmp_path_factory.mktemp("executed")
     executed_dir = book.execute("smoke", force=True, out_root=base, outputs_root=base / "outputs",
-                                image_folder=standin_folder)
+                                image_folder={"celeba": standin_folder, "anime_faces": standin_folder,
+                                              "cifar10": standin_classes_folder})
     return {"dir": executed_dir, "outputs": base / "outputs" / "smoke"}
 
 

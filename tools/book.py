@@ -111,13 +111,14 @@ def is_fresh(executed: Path, source: Path) -> bool:
 
 def execute(profile: str, force: bool = False, notebooks: list[Path] | None = None, out_root: Path | None = None,
             outputs_root: Path | None = None, parameters: dict | None = None,
-            image_folder: Path | None = None) -> Path:
+            image_folder: Path | dict[str, Path] | None = None) -> Path:
     """Run every chapter with papermill in ``profile``; returns the folder of executed copies.
 
     Executed copies go to ``out_root/<profile>`` (default executed/), each chapter's OUT_DIR to
     ``outputs_root/<profile>/<chapter>`` (default outputs/); ``parameters`` adds to those injected.
     A chapter whose image dataset is missing is skipped (see the module's docstring), unless
-    ``image_folder`` is given: then every image chapter trains on that folder (IMAGE_FOLDER).
+    ``image_folder`` is given: then every image chapter trains on that folder (IMAGE_FOLDER), or
+    on the folder given for its dataset when it is a dict (dataset name -> folder).
     """
     import papermill
 
@@ -127,8 +128,10 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
     data_root = (parameters or {}).get("DATA_ROOT") or os.environ.get("GAN_DATA_ROOT") or ROOT / "data"
     for source in notebooks or chapter_notebooks():
         executed = target / source.name
-        image_chapter = chapter_dataset(source) is not None
-        missing = None if image_folder is not None else missing_dataset(source, data_root)
+        dataset = chapter_dataset(source)
+        image_chapter = dataset is not None
+        folder = image_folder.get(dataset) if isinstance(image_folder, dict) else image_folder
+        missing = None if folder is not None else missing_dataset(source, data_root)
         if missing:
             print(f"{source.name}: skipped, its data is missing:\n{missing}", flush=True)
             write_status(target, source.stem, status="skipped", reason=missing.splitlines()[0].removesuffix(" Looked in:"),
@@ -152,7 +155,7 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
                 "OUT_DIR": str(out_dir),
                 "INTERACTIVE": False,
                 **({"RESUME": False} if fresh_start else {}),
-                **({"IMAGE_FOLDER": str(image_folder)} if image_chapter and image_folder is not None else {}),
+                **({"IMAGE_FOLDER": str(folder)} if image_chapter and folder is not None else {}),
                 **(parameters or {}),
             },
             cwd=str(NOTEBOOKS),
@@ -256,12 +259,12 @@ def refresh_nbval(notebooks: list[Path] | None = None) -> None:
     """Execute in smoke and keep, in the sources, only the outputs of nbval-checked cells.
 
     Image chapters run on the test stand-in folder (tools/standin.py), as in the tests."""
-    from standin import write_standin_folder
+    from standin import standin_folders
 
     with tempfile.TemporaryDirectory() as tmp:
         executed_dir = execute("smoke", force=True, notebooks=notebooks, out_root=Path(tmp),
                                outputs_root=Path(tmp) / "outputs",
-                               image_folder=write_standin_folder(Path(tmp) / "standin"))
+                               image_folder=standin_folders(Path(tmp) / "standin"))
         for source in notebooks or chapter_notebooks():
             notebook = nbformat.read(source, as_version=4)
             executed = {cell.id: cell for cell in nbformat.read(executed_dir / source.name, as_version=4).cells}

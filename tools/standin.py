@@ -61,6 +61,30 @@ def write_standin_folder(folder: str | Path, count: int = 160, width: int = 44, 
     return folder
 
 
+KINDS = ("ellipse", "square", "triangle")  # standin_image's shape for seed % 3
+
+
+def write_standin_classes(folder: str | Path, count: int = 192, width: int = 44, height: int = 54) -> Path:
+    """Like :func:`write_standin_folder`, in the ImageFolder layout: one subfolder per shape
+    (``ellipse/``, ``square/``, ``triangle/``), so that a chapter that keeps class labels
+    (CIFAR-10, chapter 5) has classes to read. Deterministic, with the same ``SOURCE.json``."""
+    folder = Path(folder)
+    for i in range(count):
+        path = folder / KINDS[i % 3] / f"shape_{i:04d}.jpg"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            standin_image(i, width, height).save(path, quality=95)
+    (folder / "SOURCE.json").write_text(json.dumps({"source": SOURCE}) + "\n")
+    return folder
+
+
+def standin_folders(root: str | Path) -> dict[str, Path]:
+    """The stand-in folder for each image dataset, under ``root``: the shapes for the faces,
+    the shapes in class subfolders for CIFAR-10 (what ``tools/book.py execute`` takes)."""
+    shapes = write_standin_folder(Path(root) / "shapes")
+    return {"celeba": shapes, "anime_faces": shapes, "cifar10": write_standin_classes(Path(root) / "classes")}
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         raise SystemExit("usage: python tools/standin.py FOLDER")

@@ -1,0 +1,207 @@
+"""Chapter 5's exercise checks catch the plausible wrong answers and accept valid variants.
+
+Each check cell of the instructor edition (hidden cases included) runs here on a candidate
+answer, as the grader would run it, without any training. A wrong answer must fail with the
+exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check (hidden cases
+stripped) and fails the full one; a valid variant must pass. When a student finds a wrong answer
+that passes, it joins these lists (book/instructors.md).
+"""
+
+import contextlib
+import io
+import textwrap
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import book
+import coursework
+import gan_helpers as gh
+
+SOURCE = book.NOTEBOOKS / "05_wgan_gp_cifar10.ipynb"
+GP, W1, JS = "1 · gradient penalty", "2 · W in one dimension", "3 · JS divergence"
+# exercise -> (solution cell id, check cell id)
+EXERCISES = {GP: ("c5ex1sol", "c5ex1chk"), W1: ("c5ex2sol", "c5ex2chk"), JS: ("c5ex3sol", "c5ex3chk")}
+
+
+def cells() -> dict:
+    return {cell.id: cell for cell in nbformat.read(SOURCE, as_version=4).cells}
+
+
+def run_check(name: str, answer: str, hidden: bool = True) -> str:
+    """Define ``answer`` in a plain namespace, run exercise ``name``'s check; return what it printed."""
+    namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
+    exec(compile(textwrap.dedent(answer), "answer", "exec"), namespace)
+    source = cells()[EXERCISES[name][1]].source
+    if not hidden:
+        source = coursework.strip_hidden_tests(source)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(source, "check", "exec"), namespace)
+    return printed.getvalue()
+
+
+def passed(name: str, output: str) -> bool:
+    return f"[PASSED] Exercise {name}" in output
+
+
+PENALTY = '''
+def gradient_penalty(critic, real, fake, epsilon, weight=10.0):
+    x = (epsilon * real + (1 - epsilon) * fake).detach().requires_grad_(True)
+    {grad}
+    {norms}
+    return {ret}
+'''
+GRAD = "(grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)"
+NORMS = "norms = grad.flatten(1).norm(2, dim=1)"
+RET = "weight * (norms - 1).pow(2).mean(), norms.detach()"
+
+
+def penalty(grad=GRAD, norms=NORMS, ret=RET) -> str:
+    return PENALTY.format(grad=grad, norms=norms, ret=ret)
+
+
+W1_ANSWER = "def wasserstein_1d(a, b):\n    return {body}\n"
+JS_ANSWER = '''
+def js_divergence(p, q):
+    m = (p + q) / 2
+    def kl(a, b):
+        mask = a > 0
+        return (a[mask] * (a[mask] / b[mask]).log()).sum()
+    return {body}
+'''
+
+WRONG = {
+    GP: {
+        "norm over the whole batch": penalty(norms="norms = grad.norm(2).expand(len(grad))"),
+        "create_graph missing (the penalty never trains)": penalty(grad="(grad,) = torch.autograd.grad(critic(x).sum(), x)"),
+        "gradient of the mean score (1/N too small)": penalty(grad="(grad,) = torch.autograd.grad(critic(x).mean(), x, create_graph=True)"),
+        "norm over the channels only, averaged over pixels": penalty(norms="norms = grad.norm(2, dim=1).flatten(1).mean(1)"),
+        "squared norm": penalty(norms="norms = grad.pow(2).flatten(1).sum(1)"),
+        "one-sided penalty (only norms above 1)": penalty(ret="weight * (norms - 1).clamp(min=0).pow(2).mean(), norms.detach()"),
+        "interpolates ignored (gradient at the real images)": penalty().replace("(epsilon * real + (1 - epsilon) * fake)", "real"),
+        "weight ignored (always 10)": penalty(ret="10.0 * (norms - 1).pow(2).mean(), norms.detach()"),
+        "sum over the batch instead of the mean": penalty(ret="weight * (norms - 1).pow(2).sum(), norms.detach()"),
+        "norms returned with their graph": penalty(ret="weight * (norms - 1).pow(2).mean(), norms"),
+        "calls the course's gh.gradient_penalty": "def gradient_penalty(critic, real, fake, epsilon, weight=10.0):\n"
+                                                  "    return gh.gradient_penalty(critic, real, fake, epsilon, weight)\n",
+        "the course's function under another name": "from gan_helpers.losses import gradient_penalty as course_penalty\n"
+                                                    "def gradient_penalty(critic, real, fake, epsilon, weight=10.0):\n"
+                                                    "    return course_penalty(critic, real, fake, epsilon, weight)\n",
+    },
+    W1: {
+        "not sorted": W1_ANSWER.format(body="(a - b).abs().mean().item()"),
+        "difference of the means": W1_ANSWER.format(body="(a.mean() - b.mean()).abs().item()"),
+        "squared differences (W2 squared)": W1_ANSWER.format(body="(a.sort().values - b.sort().values).pow(2).mean().item()"),
+        "sum instead of mean": W1_ANSWER.format(body="(a.sort().values - b.sort().values).abs().sum().item()"),
+        "only one sample sorted": W1_ANSWER.format(body="(a.sort().values - b).abs().mean().item()"),
+        "one sorted descending": W1_ANSWER.format(body="(a.sort().values - b.sort(descending=True).values).abs().mean().item()"),
+        "largest gap (W-infinity)": W1_ANSWER.format(body="(a.sort().values - b.sort().values).abs().max().item()"),
+    },
+    JS: {
+        "KL(p || q)": JS_ANSWER.format(body="kl(p, q).item()"),
+        "log base 2 (bits)": JS_ANSWER.format(body="((0.5 * kl(p, m) + 0.5 * kl(q, m)) / np.log(2)).item()"),
+        "halves forgotten": JS_ANSWER.format(body="(kl(p, m) + kl(q, m)).item()"),
+        "mixture not halved": JS_ANSWER.replace("m = (p + q) / 2", "m = p + q").format(body="(0.5 * kl(p, m) + 0.5 * kl(q, m)).item()"),
+        "no 0 log 0 convention (NaN)": JS_ANSWER.replace("mask = a > 0", "mask = a > -1").format(body="(0.5 * kl(p, m) + 0.5 * kl(q, m)).item()"),
+        "total variation instead": JS_ANSWER.format(body="(0.5 * (p - q).abs().sum()).item()"),
+    },
+}
+
+# wrong answers that every visible case lets through: only a hidden case catches them
+HIDDEN_ONLY = {
+    GP: {
+        "norm over dims 1, 2, 3 (only 4-D images)": penalty(norms="norms = grad.norm(2, dim=(1, 2, 3))"),
+    },
+    W1: {
+        "fails when both samples hold the same numbers in another order": W1_ANSWER.format(
+            body="(a.sort().values - b.sort().values).abs().mean().item() if not torch.equal(a.sort().values, b.sort().values) else 1.0"),
+    },
+    JS: {
+        "KL(p || m) alone (right on every symmetric example)": JS_ANSWER.format(body="kl(p, m).item()"),
+    },
+}
+
+VALID = {
+    GP: {
+        "grad_outputs instead of the sum": penalty(
+            grad="scores = critic(x)\n    (grad,) = torch.autograd.grad(scores, x, torch.ones_like(scores), create_graph=True)"),
+        "reshape and linalg.vector_norm": penalty(norms="norms = torch.linalg.vector_norm(grad.reshape(len(grad), -1), dim=1)"),
+        "sqrt of the sum of squares": penalty(norms="norms = (grad.pow(2).flatten(1).sum(1) + 0.0).sqrt()"),
+    },
+    W1: {
+        "torch.sort, returns a tensor": W1_ANSWER.format(body="torch.mean(torch.abs(torch.sort(a)[0] - torch.sort(b)[0]))"),
+        "numpy": W1_ANSWER.format(body="float(np.mean(np.abs(np.sort(a.numpy()) - np.sort(b.numpy()))))"),
+    },
+    JS: {
+        "entropies: H(m) - (H(p) + H(q)) / 2": "def js_divergence(p, q):\n"
+                                               "    H = lambda x: torch.special.entr(x).sum()\n"
+                                               "    return (H((p + q) / 2) - (H(p) + H(q)) / 2).item()\n",
+        "numpy with np.where": "def js_divergence(p, q):\n"
+                               "    p, q = np.asarray(p, float), np.asarray(q, float)\n"
+                               "    m = (p + q) / 2\n"
+                               "    safe = lambda x: np.where(x > 0, x, 1.0)  # log(1) = 0 where a = 0\n"
+                               "    kl = lambda a: np.sum(a * np.log(safe(a) / safe(m)))\n"
+                               "    return 0.5 * kl(p) + 0.5 * kl(q)\n",
+    },
+}
+
+
+def solution(name: str) -> str:
+    return cells()[EXERCISES[name][0]].source
+
+
+def cases(table: dict) -> list:
+    return [pytest.param(name, label, answer, id=f"{name[:1]}-{label}")
+            for name, answers in table.items() for label, answer in answers.items()]
+
+
+def test_every_exercise_of_the_chapter_is_listed_and_has_wrong_answers():
+    source = nbformat.read(SOURCE, as_version=4)
+    in_notebook = {name for cell in source.cells if cell.cell_type == "code"
+                   for name, _ in coursework.check_exercises(cell.source)}
+    assert in_notebook == set(EXERCISES) == set(WRONG)
+    assert all(len(WRONG[name]) >= 3 for name in EXERCISES)
+
+
+@pytest.mark.parametrize("name", list(EXERCISES))
+def test_the_solution_passes_and_the_stub_is_not_done(name):
+    assert passed(name, run_check(name, solution(name)))
+    out = run_check(name, coursework.strip_solutions(solution(name)), hidden=False)
+    assert f"[NOT DONE] Exercise {name}" in out and "Hint:" in out, out
+
+
+@pytest.mark.parametrize("name, label, answer", cases(WRONG))
+def test_a_known_wrong_answer_fails_with_its_hint(name, label, answer):
+    out = run_check(name, answer)
+    assert f"[NOT YET RIGHT] Exercise {name}" in out and "\n  Hint: " in out, out
+
+
+@pytest.mark.parametrize("name, label, answer", cases(HIDDEN_ONLY))
+def test_a_hidden_case_catches_what_the_visible_ones_let_through(name, label, answer):
+    assert passed(name, run_check(name, answer, hidden=False))
+    assert f"[NOT YET RIGHT] Exercise {name}" in run_check(name, answer)
+
+
+@pytest.mark.parametrize("name, label, answer", cases(VALID))
+def test_a_valid_variant_passes(name, label, answer):
+    out = run_check(name, answer)
+    assert passed(name, out), out
+
+
+def test_the_solution_trains_exactly_like_the_course_fallback():
+    """The instructor edition trains with its own gradient_penalty; it must give the same bits
+    as gh.gradient_penalty (the fallback), so that recorded runs do not move."""
+    namespace = {"torch": torch, "nn": nn}
+    exec(solution(GP), namespace)
+    gen = torch.Generator().manual_seed(0)
+    critic = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 8 * 8, 1))
+    real, fake = torch.randn(5, 3, 16, 16, generator=gen), torch.randn(5, 3, 16, 16, generator=gen)
+    epsilon = torch.rand(5, 1, 1, 1, generator=gen)
+    mine = namespace["gradient_penalty"](critic, real, fake, epsilon, 10.0)
+    course = gh.gradient_penalty(critic, real, fake, epsilon, 10.0)
+    assert torch.equal(mine[0], course[0]) and torch.equal(mine[1], course[1])

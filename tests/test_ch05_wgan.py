@@ -1,0 +1,201 @@
+"""Chapter 5 (WGAN-GP against DCGAN on CIFAR-10): the smoke run, the critic's rules, the measures.
+
+CI has no CIFAR-10: the chapter runs on tools/standin.py's shapes in class subfolders (three
+"classes": ellipse, square, triangle) and says so. The gradient penalty itself is tested against
+its closed form in tests/test_losses.py, the exercise checks in tests/test_ch05_exercises.py.
+"""
+
+import json
+import re
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+from IPython.core.inputtransformer2 import TransformerManager
+from torch import nn
+
+import book
+import gan_helpers as gh
+from conftest import read_metrics, stream_text
+
+CHAPTER = "05_wgan_gp_cifar10"
+SOURCE = book.NOTEBOOKS / f"{CHAPTER}.ipynb"
+# The smoke run's first epoch on the CPU, on the stand-in (nbval compares the printed rows
+# exactly; this band is what still holds on another CPU's arithmetic).
+FIRST_EPOCH = {
+    "dcgan": {"loss_D": 1.347, "loss_G": 0.715, "D(x)": 0.555, "D(G(z))": 0.516},
+    "wgan_gp": {"loss_C": 9.232, "W": 0.004, "penalty": 9.236},  # the penalty dominates at first
+}
+BAND = 0.03
+
+
+def cells() -> dict:
+    return {cell.id: cell for cell in nbformat.read(SOURCE, as_version=4).cells}
+
+
+def definitions(*cell_ids: str) -> dict:
+    """The functions and classes the given cells define (their blocks separated by two blank
+    lines that start with def, class or a decorator), in a namespace with the chapter's imports."""
+    namespace = {"torch": torch, "nn": nn, "np": np, "gh": gh}
+    for cell_id in cell_ids:
+        for block in cells()[cell_id].source.split("\n\n\n"):
+            if block.startswith(("def ", "class ", "@")):
+                exec(block, namespace)
+    return namespace
+
+
+def chapter_config(tmp_path, **parameters) -> dict:
+    """Run the setup, parameters and profiles cells with ``parameters``; return the namespace."""
+    namespace: dict = {"__name__": "__main__"}
+    source = cells()
+    exec(compile(TransformerManager().transform_cell(source["c5import"].source), "setup", "exec"), namespace)
+    exec(source["c5params"].source, namespace)
+    namespace.update({"OUT_DIR": str(tmp_path), **parameters})
+    exec(source["c5profs"].source, namespace)
+    return namespace
+
+
+def test_smoke_run_on_the_standin_says_so_keeps_classes_and_saves_both_gans(executed_smoke):
+    notebook = nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4)
+    text = stream_text(notebook)
+    assert "Traceback" not in text
+    assert "source: test stand-in" in text and "in 3 classes" in text
+    assert "images per class: {'ellipse': 64, 'square': 64, 'triangle': 64}" in text
+    out = executed_smoke["outputs"] / CHAPTER
+    config = json.loads((out / "config.json").read_text())
+    for path in (out / "samples.npz", out / "dcgan" / "samples.npz"):
+        images = np.load(path)["images"]
+        assert images.shape == (config["n_samples"], 32, 32, 3) and images.dtype == np.uint8
+    metrics = read_metrics(out)
+    assert set(metrics["gans"]) == {"DCGAN", "WGAN-GP"}
+    for numbers in metrics["gans"].values():
+        assert numbers["FID n"] == config["n_fid"] and 0 <= numbers["dup %"] <= 100 and numbers["seconds"] > 0
+    assert metrics["train_seconds"] == pytest.approx(sum(m["seconds"] for m in metrics["gans"].values()))
+
+
+def test_each_gan_has_its_own_checkpoint_and_the_wgan_logs_once_per_g_step(executed_smoke):
+    out = executed_smoke["outputs"] / CHAPTER
+    config = json.loads((out / "config.json").read_text())
+    dcgan = torch.load(out / "dcgan" / "checkpoint.pt", weights_only=True)
+    wgan = torch.load(out / "wgan_gp" / "checkpoint.pt", weights_only=True)
+    assert dcgan["epoch"] == config["epochs_dcgan"] and wgan["epoch"] == config["epochs_wgan"]
+    assert "BatchNorm" not in " ".join(wgan["state_dicts"]["D"]), "batch norm in the critic"
+    for row in wgan["history"]:
+        assert {"loss_C", "loss_G", "W", "penalty", "grad_norm", "dup %"} <= set(row)
+        assert row["penalty"] >= 0 and row["grad_norm"] >= 0
+    for row in dcgan["history"]:
+        assert {"loss_D", "loss_G", "D(x)", "D(G(z))", "dup %"} <= set(row)
+
+
+@pytest.mark.parametrize("gan", sorted(FIRST_EPOCH))
+def test_first_epoch_of_the_smoke_run_is_where_it_was_recorded(executed_smoke, gan):
+    state = torch.load(executed_smoke["outputs"] / CHAPTER / gan / "checkpoint.pt", weights_only=True)
+    first = state["history"][0]
+    assert first["epoch"] == 1 and state["config"]["profile"] == "smoke"
+    for name, recorded in FIRST_EPOCH[gan].items():
+        assert abs(first[name] - recorded) <= BAND * max(1.0, abs(recorded)), \
+            f"{gan} epoch 1: {name} = {first[name]:.3f}, recorded {recorded}"
+
+
+@pytest.mark.parametrize("norm", ["none", "layer"])
+def test_the_critic_has_no_batch_norm_no_sigmoid_and_scores_each_image_alone(norm):
+    """The penalty constrains each sample's own gradient: a sample's score must not depend on
+    the rest of the batch. A batch-norm critic (built here for contrast) fails the same check."""
+    Critic = definitions("c5critic")["Critic"]
+    torch.manual_seed(0)
+    critic = Critic(32, 8, norm)
+    kinds = {type(m) for m in critic.modules()}
+    assert not kinds & {nn.BatchNorm2d, nn.Sigmoid, nn.Tanh}
+    assert (nn.GroupNorm in kinds) == (norm == "layer")
+    if norm == "layer":
+        assert all(m.num_groups == 1 for m in critic.modules() if isinstance(m, nn.GroupNorm))
+    x = torch.randn(6, 3, 32, 32)
+    together = critic(x)
+    alone = torch.cat([critic(x[i:i + 1]) for i in range(6)])
+    assert together.shape == (6,) and torch.allclose(together, alone, atol=1e-5)
+    batch_norm = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 16 * 16, 1))
+    assert not torch.allclose(batch_norm(x)[:2], batch_norm(x[:2]), atol=1e-3)  # the check can fail
+
+
+def test_the_dcgan_baseline_is_chapter_3s_d_with_dropout():
+    with_dropout = definitions("c5dcgan")["with_dropout"]
+    torch.manual_seed(0)
+    plain = gh.Discriminator(32, 8).apply(gh.dcgan_init)
+    D = with_dropout(gh.Discriminator(32, 8), 0.3)
+    with torch.no_grad():  # dropout has no parameters or buffers: the same tensors, in order
+        for mine, theirs in zip(D.state_dict().values(), plain.state_dict().values(), strict=True):
+            mine.copy_(theirs)
+    layers = list(D.body)
+    relus = [i for i, m in enumerate(layers) if isinstance(m, nn.LeakyReLU)]
+    assert len(relus) == 3 and all(isinstance(layers[i + 1], nn.Dropout) and layers[i + 1].p == 0.3 for i in relus)
+    x = torch.randn(4, 3, 32, 32)
+    assert torch.equal(D.eval()(x), plain.eval()(x))  # dropout is off in eval mode
+    D.train()
+    assert not torch.equal(D(x), D(x))  # and on in training
+
+
+def test_the_collapse_measures():
+    found = definitions("c5measure")
+    effective, nearest = found["effective_classes"], found["nearest_neighbour_distances"]
+    assert effective([100] * 10) == pytest.approx(10.0) and effective([0, 50, 0]) == pytest.approx(1.0)
+    assert effective([50, 50, 0, 0]) == pytest.approx(2.0)
+    images = torch.rand(5, 3, 4, 4) * 2 - 1
+    images[3] = images[1]  # an exact duplicate
+    distances = nearest(images)
+    assert distances[1] == 0 and distances[3] == 0 and (distances[[0, 2, 4]] > 0).all()
+    # RMS per pixel: an image and its negative in a two-image set are 2 * RMS(image) apart
+    pair = torch.stack([images[0], -images[0]])
+    assert torch.allclose(nearest(pair), 2 * images[0].pow(2).mean().sqrt().double().expand(2))
+
+
+def test_a_batch_norm_critic_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(ValueError, match="CRITIC_NORM='batch'.*batch"):
+        chapter_config(tmp_path, PROFILE="smoke", CRITIC_NORM="batch")
+
+
+def test_profiles_follow_the_issue_and_settings_get_their_own_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_OUT_ROOT", str(tmp_path))
+    cpu = chapter_config(tmp_path, PROFILE="cpu")["config"]
+    assert (cpu["width"], cpu["n_samples"], cpu["n_fid"], cpu["n_critic"], cpu["gp_weight"]) == (32, 10_000, 2_000, 5, 10.0)
+    full = chapter_config(tmp_path, PROFILE="full")["config"]
+    assert (full["n_critic"], full["lr"], tuple(full["betas"]), full["batch_size"]) == (5, 1e-4, (0.0, 0.9), 64)
+    other = chapter_config(tmp_path, PROFILE="smoke", OUT_DIR=None, N_CRITIC=1, CRITIC_NORM="layer")["OUT_DIR"]
+    assert other.name == "critic_norm=layer,n_critic=1" and other.parent.name == CHAPTER
+
+
+def test_chapter_declares_its_dataset_and_fits_the_page():
+    assert book.chapter_dataset(SOURCE) == "cifar10"
+    long = [line for c in cells().values() if c.cell_type == "code" for line in c.source.splitlines() if len(line) > 88]
+    assert not long, long
+
+
+def test_exactly_the_chapters_exercises_pass(executed_smoke):
+    text = stream_text(nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4))
+    assert re.findall(r"\[PASSED\] Exercise (.+)", text) == ["1 · gradient penalty", "2 · W in one dimension",
+                                                             "3 · JS divergence"]
+    assert "[NOT DONE]" not in text and "[NOT YET RIGHT]" not in text and "note: exercise" not in text
+
+
+def test_checked_outputs_are_those_stored(executed_smoke):
+    """What nbval does for the chapters without an image dataset: every nbval-checked cell's
+    output, from the smoke run on the stand-in, equals the output stored in the source."""
+    executed = {c.id: c for c in nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4).cells}
+    checked = [c for c in cells().values() if c.cell_type == "code" and book.nbval_checked(c)]
+    assert len(checked) == 6
+    for cell in checked:
+        stored = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        produced = "".join(o.get("text", "") for o in executed[cell.id].outputs if o.output_type == "stream")
+        assert stored, f"no stored output for cell {cell.id}: run tools/book.py refresh-nbval {CHAPTER}"
+        assert produced == stored, f"cell {cell.id} ({cell.source.splitlines()[0][:50]})"
+
+
+def test_missing_cifar10_skips_the_chapter_with_a_page_that_says_how_to_get_it(tmp_path):
+    target = book.execute("smoke", force=True, notebooks=[SOURCE], out_root=tmp_path / "executed",
+                          outputs_root=tmp_path / "outputs", parameters={"DATA_ROOT": str(tmp_path / "no-data")})
+    status = book.read_status(target, CHAPTER)
+    assert status["status"] == "skipped" and not (target / f"{CHAPTER}.ipynb").exists()
+    assert status["reason"].startswith("CIFAR-10 (Krizhevsky, 2009)") and "not found" in status["reason"]
+    note = book.skipped_page(SOURCE, status["missing"]).cells[1].source
+    assert note.startswith(":::{admonition} Not executed: the data is missing")
+    assert "torchvision.datasets.CIFAR10" in note and str(tmp_path / "no-data") in note
