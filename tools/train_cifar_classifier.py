@@ -1,6 +1,6 @@
 """Retrain the CIFAR-10 classifier shipped in gan_helpers/weights (what `make classifier-cifar` runs).
 
-    python tools/train_cifar_classifier.py --root data [--image-folder FOLDER] [--epochs 16] [--seed 0]
+    python tools/train_cifar_classifier.py --root data [--image-folder FOLDER] [--epochs 8] [--seed 0]
 
 Data: torchvision's files (ROOT/cifar-10-batches-py) or an image folder with train/<class>/ and
 test/<class>/ (ROOT/cifar10, or --image-folder), read by gan_helpers.images and kept in memory as
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default="data", help="DATA_ROOT: cifar-10-batches-py or cifar10/ in it")
     parser.add_argument("--image-folder", default=None, help="a CIFAR-10 image folder (train/<class>/, test/<class>/)")
     parser.add_argument("--data-source", default=None, help="what to record as the data's origin (default: the loader's)")
-    parser.add_argument("--epochs", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=0.4, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--weight-decay", type=float, default=5e-4)
