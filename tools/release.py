@@ -15,11 +15,15 @@ import argparse
 import re
 import subprocess
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomllib's forerunner
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "tools" / "course.toml"
