@@ -58,7 +58,7 @@ classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 
 # The CIFAR-10 classifier that scores chapter 5's samples, trained on DATA_ROOT's cifar-10-batches-py
 # or cifar10/, or on any CIFAR-10 image folder (train/<class>/, test/<class>/): CIFAR_FOLDER=/path.
 .PHONY: classifier-cifar
-classifier-cifar: $(STAMP) ## retrain the shipped CIFAR-10 classifier (about 25 minutes on 2 cores)
+classifier-cifar: $(STAMP) ## retrain the shipped CIFAR-10 classifier (8 epochs: 42 minutes on 2 busy shared cores)
 	$(PY) tools/train_cifar_classifier.py --root data $(if $(CIFAR_FOLDER),--image-folder $(CIFAR_FOLDER))
 
 # Needs only nbformat: the course's venv if it is there, else any python3 that has nbformat, else a
