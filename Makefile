@@ -50,7 +50,7 @@ system:
 
 data: $(STAMP)
 	$(PY) tools/provision.py --root data
-	$(PY) -m gan_helpers.fid --cache-dir data/weights
+	$(PY) -c "import sys; from gan_helpers.fid import main; main(sys.argv[1:])" --cache-dir data/weights
 
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)
 	$(PY) tools/train_classifier.py --root data

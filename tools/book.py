@@ -9,6 +9,7 @@
     python tools/book.py chapters                   # the chapter names as JSON (the GPU workflow's matrix)
 
 The sources in notebooks/ stay clean; only the small outputs that nbval checks are stored in them.
+
 A chapter that trains on an image dataset names it in its notebook metadata
 (``{"gan_course": {"dataset": "celeba"}}``). When that dataset is missing, ``execute`` does not run
 the chapter (nothing trains on made-up data to fill the gap): it records why, and the book shows
