@@ -136,3 +136,25 @@ def test_plan_command_prints_every_chapter():
     assert "est. time (T4)" in lines[0] and "x3 for forward + backward" in result.stdout
     ch1 = next(line for line in lines if line.startswith("01_vanilla_gan"))
     assert "93,700" in ch1 and "110.9 TFLOP" in ch1
+
+
+def test_chapter5_plans_both_gans_with_their_own_epochs():
+    """Chapter 5 trains a DCGAN and then a WGAN-GP (metadata gan_course.plan); a WGAN-GP epoch is
+    one pass of the critic, so it holds len(loader) / n_critic G steps, each with n_critic critic steps."""
+    path = book.NOTEBOOKS / "05_wgan_gp_cifar10.ipynb"
+    chapter = plan.read_chapter(path)
+    config = chapter.config("full")
+    dcgan, wgan = plan.plan_chapter(path, ["full"])
+    assert dcgan.skipped is None and wgan.skipped is None, (dcgan.skipped, wgan.skipped)
+    assert dcgan.models == "DCGAN: Generator, Discriminator" and wgan.models == "WGAN-GP: Generator, Critic"
+    batches = 50_000 // config["batch_size"]  # all of CIFAR-10's training images
+    assert dcgan.steps == config["epochs_dcgan"] * batches and dcgan.images == dcgan.steps * config["batch_size"]
+    assert wgan.steps == config["epochs_wgan"] * batches // config["n_critic"]
+    assert wgan.images == config["epochs_wgan"] * batches * config["batch_size"]  # what the critic reads
+    assert wgan.steps == 99_968  # about the 100,000 G iterations of Gulrajani et al. (2017)
+    # the same G in both rows; the WGAN-GP step runs the critic n_critic times
+    with torch.device("meta"):
+        G = plan.build(chapter.namespace["Generator"], config)
+        C = plan.build(chapter.namespace["Critic"], config)
+    flops_G, flops_C, _ = plan.forward_flops(G, C, config, config["batch_size"])
+    assert wgan.flops == wgan.steps * 3 * (5 * (flops_G + 2 * flops_C) + flops_G + flops_C)

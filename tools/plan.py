@@ -21,6 +21,14 @@ per G step: 3 x (n_critic (F_G + 2 F_D) + F_G + F_D). The time on the named GPU 
 at a stated sustained throughput plus a stated overhead per step (kernel launches, Python,
 optimizer); data loading and the final scoring are not included. What cannot be evaluated is
 reported and skipped.
+
+A chapter that trains more than one GAN (chapter 5: a DCGAN, then a WGAN-GP) names them in its
+notebook metadata, one entry per run: ``{"gan_course": {"plan": [{"name": "WGAN-GP",
+"generator": "Generator", "discriminator": "Critic", "epochs": "epochs_wgan", "n_critic":
+"n_critic", "epoch_is": "critic"}, ...]}}``: the classes, the profile key of its epochs, its
+critic steps per G step (a key or a number) and, with ``"epoch_is": "critic"``, that an epoch
+is one pass of the critic over the data (so it holds len(loader) / n_critic G steps). The
+gradient penalty's double backward is not counted.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ class ChapterSource:
     namespace: dict[str, Any]  # the notebook's imports, functions and classes
     dataset: str | None
     notes: list[str] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # metadata gan_course.plan
 
     def config(self, profile: str) -> dict[str, Any]:
         return {**self.profiles[profile], **self.extra}
@@ -140,7 +149,8 @@ def read_chapter(path: Path) -> ChapterSource:
     if dataset is None:
         strings = (n.value for _, tree in trees for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str))
         dataset = next((s for s in strings if s.lower() in DATASET_SIZES), None)
-    return ChapterSource(path.stem, profiles, extra, namespace, dataset, notes)
+    runs = notebook.metadata.get("gan_course", {}).get("plan", [])
+    return ChapterSource(path.stem, profiles, extra, namespace, dataset, notes, runs)
 
 
 def build(cls: type, config: dict[str, Any]) -> nn.Module:
@@ -199,30 +209,47 @@ def plan_chapter(path: Path, profiles: list[str]) -> list[Row]:
     try:
         chapter = read_chapter(path)
         pairs = chapter.model_pairs()
+        if not pairs and not chapter.runs and "TrainingRun(" not in path.read_text():
+            return [Row(path.stem, "-", p, skipped="trains no GAN (it scores the other chapters' samples)") for p in profiles]
         if not pairs:
             raise ValueError("no <X>Generator / <X>Discriminator classes"
                              + (f" (left out: {', '.join(chapter.notes)})" if chapter.notes else ""))
     except Exception as error:
         return [Row(path.stem, "-", p, skipped=f"{type(error).__name__}: {error}") for p in profiles]
+    runs = [(G_cls, D_cls, None) for G_cls, D_cls in pairs.values()]
+    if chapter.runs:  # the GANs the chapter names in its metadata, each with its own epochs
+        classes = {name: cls for name, cls in chapter.namespace.items() if isinstance(cls, type)}
+        try:
+            runs = [(classes[run["generator"]], classes[run["discriminator"]], run) for run in chapter.runs]
+        except KeyError as error:
+            return [Row(path.stem, "-", p, skipped=f"metadata gan_course.plan names {error}, not a class of the notebook")
+                    for p in profiles]
     rows = []
     for profile in profiles:
-        for variant, (G_cls, D_cls) in pairs.items():
-            row = Row(path.stem, f"{G_cls.__name__}, {D_cls.__name__}", profile)
+        for G_cls, D_cls, run in runs:
+            label = f"{G_cls.__name__}, {D_cls.__name__}"
+            row = Row(path.stem, f"{run['name']}: {label}" if run else label, profile)
             rows.append(row)
             try:
-                config = chapter.config(profile)
+                config = dict(chapter.config(profile))
+                if run is not None:
+                    config["epochs"] = config[run["epochs"]]
+                    n_critic = run.get("n_critic", 1)
+                    config["n_critic"] = config[n_critic] if isinstance(n_critic, str) else n_critic
                 if "epochs" not in config:
                     raise ValueError(f"no single `epochs` setting ({', '.join(k for k in config if k.startswith('epochs'))})")
                 batch = config["batch_size"]
                 n_train = config.get("n_train") or DATASET_SIZES.get((chapter.dataset or "").lower())
                 if n_train is None:
                     raise ValueError(f"n_train is None and the dataset {chapter.dataset!r} has no known size")
-                row.steps = config["epochs"] * (n_train // batch)  # the loader drops the last incomplete batch
-                row.images = row.steps * batch
+                n_critic = config.get("n_critic", config.get("d_steps", 1))
+                batches = config["epochs"] * (n_train // batch)  # the loader drops the last incomplete batch
+                critic_epochs = run is not None and run.get("epoch_is") == "critic"
+                row.steps = batches // n_critic if critic_epochs else batches  # G steps
+                row.images = batches * batch if critic_epochs else row.steps * batch
                 with torch.device("meta"):  # shapes and FLOPs without allocating or computing
                     G, D = build(G_cls, config), build(D_cls, config)
                 flops_G, flops_D, row.image_shape = forward_flops(G, D, config, batch)
-                n_critic = config.get("n_critic", config.get("d_steps", 1))
                 row.flops = float(row.steps * step_flops(flops_G, flops_D, n_critic))
             except Exception as error:
                 row.skipped = f"{type(error).__name__}: {error}"
