@@ -25,5 +25,6 @@ from .runtime import describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, sample, update_ema
 from .widgets import generation_panel, latent_explorer, truncate_z
 from .neighbours import flatten_pixels, nearest_neighbours
+from .evaluation import ChapterRun, FrechetReference, course_runs, inception_score_or_reason, knn_radii, precision_recall
 
 __version__ = "0.1.0"

@@ -6,10 +6,6 @@ are defined first. A wrong answer must fail with the exercise's hint; when a stu
 wrong answer that passes, it joins these lists.
 """
 
-import contextlib
-import io
-
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -17,46 +13,33 @@ import torch.nn.functional as F
 from torch import nn
 
 import book
+import exercise_harness as harness
 import gan_helpers as gh
 
 SOURCE = book.NOTEBOOKS / "03_dcgan_celeba.ipynb"
-
-
-def _cells():
-    return nbformat.read(SOURCE, as_version=4).cells
-
-
-def check_cell(name: str) -> str:
-    return next(c.source for c in _cells() if c.cell_type == "code" and f'gh.exercise("{name}"' in c.source)
 
 
 def run_check(name: str, answer_source: str) -> str:
     """Define the chapter's networks and ``answer_source``, run the check of exercise ``name``;
     returns what it printed."""
     namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    networks = next(c.source for c in _cells() if "class Generator(nn.Module)" in c.source)
-    exec(compile(networks, "networks", "exec"), namespace)
-    exec(compile(answer_source, "answer", "exec"), namespace)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(check_cell(name), "check", "exec"), namespace)
-    return printed.getvalue()
+    networks = next(c for c in harness.code_cells(SOURCE) if "class Generator(nn.Module)" in c.source)
+    exec(compile(networks.source, "networks", "exec"), namespace)
+    return harness.run_check(harness.check_source(SOURCE, name), answer_source, namespace)
 
 
-def solution(name_in_source: str) -> str:
-    """The instructor's solution cell that defines ``name_in_source``, markers removed."""
-    cell = next(c.source for c in _cells() if "solution" in c.metadata.get("tags", []) and f"def {name_in_source}(" in c.source)
-    return "\n".join(line for line in cell.splitlines() if "### " not in line)
+def solution(function: str) -> str:
+    return harness.solution_source(SOURCE, function)
 
 
 def assert_passes(name, answer):
     out = run_check(name, answer)
-    assert f"[PASSED] Exercise {name}" in out, out
+    assert harness.passed(name, out), out
 
 
 def assert_fails(name, answer):
     out = run_check(name, answer)
-    assert f"[NOT YET RIGHT] Exercise {name}" in out and "Hint:" in out, out
+    assert harness.failed_with_hint(name, out), out
 
 
 INIT = "1 · DCGAN init"

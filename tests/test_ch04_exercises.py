@@ -8,10 +8,6 @@ stripped) and fails the full one. When a student finds a wrong answer that passe
 these lists.
 """
 
-import contextlib
-import io
-
-import nbformat
 import numpy as np
 import pytest
 import torch
@@ -20,45 +16,31 @@ from torch import nn
 
 import book
 import coursework
+import exercise_harness as harness
 import gan_helpers as gh
 
 SOURCE = book.NOTEBOOKS / "04_dcgan_anime.ipynb"
-
-
-def _cells():
-    return nbformat.read(SOURCE, as_version=4).cells
-
-
-def check_cell(name: str) -> str:
-    return next(c.source for c in _cells() if c.cell_type == "code" and f'gh.exercise("{name}"' in c.source)
 
 
 def run_check(name: str, answer_source: str, hidden: bool = True) -> str:
     """Define ``answer_source`` next to the setup's imports, run the check of exercise ``name``
     (``hidden=False``: the student edition's check); returns what it printed."""
     namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    exec(compile(answer_source, "answer", "exec"), namespace)
-    source = check_cell(name) if hidden else coursework.strip_hidden_tests(check_cell(name))
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(source, "check", "exec"), namespace)
-    return printed.getvalue()
+    return harness.run_check(harness.check_source(SOURCE, name), answer_source, namespace, hidden)
 
 
 def solution(function: str) -> str:
-    """The instructor's solution cell that defines ``function``, markers removed."""
-    cell = next(c.source for c in _cells() if "solution" in c.metadata.get("tags", []) and f"def {function}(" in c.source)
-    return "\n".join(line for line in cell.splitlines() if "### " not in line)
+    return harness.solution_source(SOURCE, function)
 
 
 def assert_passes(name, answer, hidden=True):
     out = run_check(name, answer, hidden)
-    assert f"[PASSED] Exercise {name}" in out, out
+    assert harness.passed(name, out), out
 
 
 def assert_fails(name, answer):
     out = run_check(name, answer)
-    assert f"[NOT YET RIGHT] Exercise {name}" in out and "Hint:" in out, out
+    assert harness.failed_with_hint(name, out), out
 
 
 TRUNC = "1 · truncation of z"
@@ -167,7 +149,7 @@ EXERCISES = {
 
 
 def test_every_checked_exercise_is_listed_here():
-    in_notebook = [name for c in _cells() if c.cell_type == "code" for name, _ in coursework.check_exercises(c.source)]
+    in_notebook = [name for c in harness.code_cells(SOURCE) if c.cell_type == "code" for name, _ in coursework.check_exercises(c.source)]
     assert in_notebook == list(EXERCISES)
 
 
@@ -194,6 +176,6 @@ def test_check_accepts_a_valid_answer(name, valid):
 @pytest.mark.parametrize("name", list(EXERCISES))
 def test_the_student_stub_is_not_done(name):
     function = EXERCISES[name][4]
-    stub = coursework.strip_solutions(next(c.source for c in _cells() if "solution" in c.metadata.get("tags", [])
+    stub = coursework.strip_solutions(next(c.source for c in harness.code_cells(SOURCE) if "solution" in c.metadata.get("tags", [])
                                            and f"def {function}(" in c.source))
     assert f"[NOT DONE] Exercise {name}" in run_check(name, stub, hidden=False)

@@ -7,10 +7,6 @@ stripped) and fails the full one; a valid variant must pass. When a student find
 that passes, it joins these lists (book/instructors.md).
 """
 
-import contextlib
-import io
-import textwrap
-
 import nbformat
 import numpy as np
 import pytest
@@ -20,6 +16,7 @@ from torch import nn
 
 import book
 import coursework
+import exercise_harness as harness
 import gan_helpers as gh
 
 SOURCE = book.NOTEBOOKS / "05_wgan_gp_cifar10.ipynb"
@@ -35,18 +32,7 @@ def cells() -> dict:
 def run_check(name: str, answer: str, hidden: bool = True) -> str:
     """Define ``answer`` in a plain namespace, run exercise ``name``'s check; return what it printed."""
     namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    exec(compile(textwrap.dedent(answer), "answer", "exec"), namespace)
-    source = cells()[EXERCISES[name][1]].source
-    if not hidden:
-        source = coursework.strip_hidden_tests(source)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        exec(compile(source, "check", "exec"), namespace)
-    return printed.getvalue()
-
-
-def passed(name: str, output: str) -> bool:
-    return f"[PASSED] Exercise {name}" in output
+    return harness.run_check(cells()[EXERCISES[name][1]].source, answer, namespace, hidden)
 
 
 PENALTY = '''
@@ -155,42 +141,12 @@ def solution(name: str) -> str:
     return cells()[EXERCISES[name][0]].source
 
 
-def cases(table: dict) -> list:
-    return [pytest.param(name, label, answer, id=f"{name[:1]}-{label}")
-            for name, answers in table.items() for label, answer in answers.items()]
+globals().update(harness.standard_tests(SOURCE, run_check, solution, WRONG, HIDDEN_ONLY, VALID,
+                                        min_wrong=3))
 
 
-def test_every_exercise_of_the_chapter_is_listed_and_has_wrong_answers():
-    source = nbformat.read(SOURCE, as_version=4)
-    in_notebook = {name for cell in source.cells if cell.cell_type == "code"
-                   for name, _ in coursework.check_exercises(cell.source)}
-    assert in_notebook == set(EXERCISES) == set(WRONG)
-    assert all(len(WRONG[name]) >= 3 for name in EXERCISES)
-
-
-@pytest.mark.parametrize("name", list(EXERCISES))
-def test_the_solution_passes_and_the_stub_is_not_done(name):
-    assert passed(name, run_check(name, solution(name)))
-    out = run_check(name, coursework.strip_solutions(solution(name)), hidden=False)
-    assert f"[NOT DONE] Exercise {name}" in out and "Hint:" in out, out
-
-
-@pytest.mark.parametrize("name, label, answer", cases(WRONG))
-def test_a_known_wrong_answer_fails_with_its_hint(name, label, answer):
-    out = run_check(name, answer)
-    assert f"[NOT YET RIGHT] Exercise {name}" in out and "\n  Hint: " in out, out
-
-
-@pytest.mark.parametrize("name, label, answer", cases(HIDDEN_ONLY))
-def test_a_hidden_case_catches_what_the_visible_ones_let_through(name, label, answer):
-    assert passed(name, run_check(name, answer, hidden=False))
-    assert f"[NOT YET RIGHT] Exercise {name}" in run_check(name, answer)
-
-
-@pytest.mark.parametrize("name, label, answer", cases(VALID))
-def test_a_valid_variant_passes(name, label, answer):
-    out = run_check(name, answer)
-    assert passed(name, out), out
+def test_the_exercises_are_the_ones_listed():
+    assert set(EXERCISES) == set(WRONG)
 
 
 def test_the_solution_trains_exactly_like_the_course_fallback():
