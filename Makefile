@@ -75,8 +75,12 @@ execute: setup
 nbval-refresh: setup ## store the smoke-profile outputs that nbval checks in the notebook sources
 	$(PY) tools/book.py refresh-nbval
 
-benchmark: setup
+# Speed, not tests: chapter 1's loop and chapter 3's conv loop against bare loops (overhead,
+# channels_last, the full setting's step), and DCGAN against WGAN-GP steps (about 10 minutes).
+benchmark: setup ## loop overheads and images per second of the chapters' settings on this machine
 	$(PY) benchmarks/bench_ch01_loop.py
+	$(PY) benchmarks/bench_conv_loop.py --chapter 03_dcgan_celeba
+	$(PY) benchmarks/bench_conv_steps.py
 
 clean:
 	rm -rf _build executed outputs student
