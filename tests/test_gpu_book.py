@@ -30,14 +30,17 @@ def runs(job: dict) -> list[str]:
 def test_one_gpu_job_per_chapter_then_the_book_then_pages(workflow):
     jobs = workflow["jobs"]
     # the matrix is the chapter list the repository itself prints
-    chapters = subprocess.run([sys.executable, str(book.ROOT / "tools" / "book.py"), "chapters"],
-                              capture_output=True, text=True, check=True).stdout
-    assert json.loads(chapters) == [nb.stem for nb in book.chapter_notebooks()]
-    assert any("tools/book.py chapters" in r and "GITHUB_OUTPUT" in r for r in runs(jobs["chapters"]))
+    listed = {stage: json.loads(subprocess.run(
+        [sys.executable, str(book.ROOT / "tools" / "book.py"), "chapters", "--stage", stage],
+        capture_output=True, text=True, check=True).stdout) for stage in ("train", "score")}
+    assert listed["train"] + listed["score"] == [nb.stem for nb in book.chapter_notebooks()]
+    assert listed["score"] == ["06_evaluation"]  # it reads the others' outputs: it runs after them
+    (listing,) = runs(jobs["chapters"])
+    assert "chapters --stage train" in listing and "chapters --stage score" in listing and "GITHUB_OUTPUT" in listing
 
     execute = jobs["execute"]
     assert {"self-hosted", "gpu"} <= set(execute["runs-on"])
-    assert execute["strategy"]["matrix"]["chapter"] == "${{ fromJSON(needs.chapters.outputs.list) }}"
+    assert execute["strategy"]["matrix"]["chapter"] == "${{ fromJSON(needs.chapters.outputs.train) }}"
     assert execute["strategy"]["fail-fast"] is False
     assert any("tools/book.py execute --profile full" in r and "${{ matrix.chapter }}" in r for r in runs(execute))
     upload = next(s for s in execute["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
@@ -46,8 +49,19 @@ def test_one_gpu_job_per_chapter_then_the_book_then_pages(workflow):
         "executed/full/${{ matrix.chapter }}.ipynb", "executed/full/${{ matrix.chapter }}.status.json",
         "outputs/full/${{ matrix.chapter }}/"}
 
+    score = jobs["score"]
+    assert score["needs"] == ["chapters", "execute"] and score["if"] == "${{ !cancelled() }}"
+    assert score["strategy"]["matrix"]["chapter"] == "${{ fromJSON(needs.chapters.outputs.score) }}"
+    names = [s.get("uses", s.get("run", "")) for s in score["steps"]]
+    gather = next(i for i, n in enumerate(names) if n.startswith("actions/download-artifact"))
+    run_it = next(i for i, n in enumerate(names) if "tools/book.py execute --profile full" in n)
+    keep = next(i for i, n in enumerate(names) if n.startswith("actions/upload-artifact"))
+    assert gather < run_it < keep  # the others' outputs are in place before chapter 6 reads them
+    assert score["steps"][gather]["with"] == {"pattern": "chapter-*", "merge-multiple": True, "path": "."}
+    assert score["steps"][keep]["with"]["path"] == upload["with"]["path"]  # the same artifact layout
+
     assemble = jobs["book"]
-    assert assemble["needs"] == "execute"
+    assert assemble["needs"] == ["execute", "score"]
     download = next(s for s in assemble["steps"] if s.get("uses", "").startswith("actions/download-artifact"))
     assert download["with"] == {"pattern": "chapter-*", "merge-multiple": True, "path": "."}
     assert any("tools/book.py build --profile full --executed-dir executed/full" in r for r in runs(assemble))

@@ -55,6 +55,13 @@ def chapter_dataset(notebook: Path) -> str | None:
     return metadata.get("gan_course", {}).get("dataset")
 
 
+def chapter_stage(notebook: Path) -> str:
+    """"train" for a chapter that trains its GANs, "score" for one that scores the others' outputs
+    (notebook metadata ``gan_course.stage``; chapter 6), so that it runs after them."""
+    metadata = json.loads(Path(notebook).read_text()).get("metadata", {})
+    return metadata.get("gan_course", {}).get("stage", "train")
+
+
 def missing_dataset(notebook: Path, data_root: str | Path) -> str | None:
     """None when the chapter's dataset is there (or it needs none); else the message saying
     which dataset is missing, where it was looked for and every way to get it."""
@@ -324,7 +331,9 @@ def main() -> None:
     plan.add_argument("--gpu", default="T4", help="the GPU to estimate for (T4, L4, V100, A100, H100)")
     plan.add_argument("--tflops", type=float, help="its sustained TFLOP/s (default: half its FP32 peak)")
     plan.add_argument("--step-ms", type=float, default=2.0, help="overhead per step in ms (default: 2)")
-    sub.add_parser("chapters", help="the chapter names as a JSON list (a CI matrix)")
+    listing = sub.add_parser("chapters", help="the chapter names as a JSON list (a CI matrix)")
+    listing.add_argument("--stage", choices=("train", "score"),
+                         help="only the chapters that train GANs, or only those that score the others' outputs")
     refresh = sub.add_parser("refresh-nbval")
     refresh.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     args = parser.parse_args()
@@ -344,7 +353,8 @@ def main() -> None:
         chosen = [NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or chapter_notebooks()
         planner.main(chosen, profiles, gpu=args.gpu, tflops=args.tflops, step_ms=args.step_ms)
     elif args.command == "chapters":
-        print(json.dumps([notebook.stem for notebook in chapter_notebooks()]))
+        print(json.dumps([notebook.stem for notebook in chapter_notebooks()
+                          if args.stage is None or chapter_stage(notebook) == args.stage]))
     else:
         refresh_nbval([NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or None)
 
