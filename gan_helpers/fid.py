@@ -470,6 +470,18 @@ def reference_statistics(name: str, images: torch.Tensor | np.ndarray, extractor
     return ReferenceStatistics(mu, sigma, features.astype(np.float32), len(features), path)
 
 
+def real_statistics(images: torch.Tensor | np.ndarray, name: str, extractor: InceptionExtractor,
+                    progress: bool = True, batch_size: int = 50) -> ReferenceStatistics:
+    """``reference_statistics`` of real ``images`` (any layout ``as_uint8_rgb`` accepts) under
+    the name ``<name>-<side>px-<digest of their pixels>``: the name says which data set
+    (``"celeba"``, ``"cifar10-test"``), the digest which draw of it, so another folder or another
+    subset gets its own cache file and the same images always find theirs."""
+    pixels = as_uint8_rgb(images).permute(0, 2, 3, 1).contiguous()  # (N, H, W, 3)
+    digest = hashlib.sha1(pixels.numpy().tobytes()).hexdigest()[:10]
+    return reference_statistics(f"{name}-{pixels.shape[1]}px-{digest}", pixels, extractor,
+                                batch_size=batch_size, progress=progress)
+
+
 @functools.lru_cache(maxsize=2)
 def _standard_extractor(device: str) -> InceptionExtractor:
     return InceptionExtractor(device=device)
@@ -501,10 +513,7 @@ def standard_scores(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.nda
         extractor = standard_extractor(device)
     except FIDUnavailable as error:
         return scores | {"unavailable": " ".join(str(error).split())}
-    pixels = as_uint8_rgb(real[:n]).permute(0, 2, 3, 1).contiguous()  # (n, H, W, 3)
-    digest = hashlib.sha1(pixels.numpy().tobytes()).hexdigest()[:10]
-    reference = reference_statistics(f"{name}-{pixels.shape[1]}px-{digest}", pixels, extractor,
-                                     progress=progress)
+    reference = real_statistics(real[:n], name, extractor, progress=progress)
     features = extractor.features(fake[:n], progress=progress, desc="Inception features of the samples")
     scores["FID"] = reference.fid(features)
     scores["KID"], scores["KID_std"] = kid(reference.features, features)
