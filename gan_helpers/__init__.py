@@ -20,8 +20,10 @@ from .losses import gradient_penalty
 from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
-from .profiles import compare_runs, default_data_root, default_out_dir, default_profile, prepare_run, save_config, select_profile
-from .runtime import describe_machine, pick_device, seed_everything
+from .profiles import (compare_runs, default_data_root, default_out_dir, default_profile, epochs_for, prepare_run, save_config,
+                       select_profile)
+from .precision import MixedPrecision, mixed_precision
+from .runtime import configure_device, describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, sample, update_ema
 from .widgets import generation_panel, latent_explorer, truncate_z
 from .neighbours import flatten_pixels, nearest_neighbours

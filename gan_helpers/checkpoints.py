@@ -25,7 +25,11 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :func:`save_checkpoint` (weights only, no arbitrary code)."""
+    """Load a checkpoint written by :func:`save_checkpoint` (weights only, no arbitrary code).
+
+    Keep ``map_location`` on the CPU to resume a run: :func:`restore_training_state` needs the
+    random-number states there, and ``load_state_dict`` moves each model's and optimizer's
+    tensors to the device of its parameters."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path.resolve()}; train first or check OUT_DIR")
@@ -44,12 +48,19 @@ def training_state(*, epoch: int, config: Mapping[str, Any], history: list, extr
         "extra": dict(extra or {}),
     }
     if torch.cuda.is_available():
-        state["rng"]["cuda"] = torch.cuda.get_rng_state_all()
+        state["rng"]["cuda"] = torch.cuda.get_rng_state_all()  # CPU byte tensors, one per GPU
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        state["rng"]["mps"] = torch.mps.get_rng_state()
     return state
 
 
 def _state_of(obj: Any) -> Any:
     return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+
+
+def _on_cpu(rng_state: torch.Tensor) -> torch.Tensor:
+    """An RNG state as the CPU byte tensor that ``set_state``/``set_rng_state`` require."""
+    return rng_state.to("cpu", torch.uint8)
 
 
 # Settings that may change between an interrupted run and its resumption.
@@ -73,11 +84,14 @@ def restore_training_state(state: Mapping[str, Any], config: Mapping[str, Any], 
         raise ValueError(f"the checkpoint holds no state for {', '.join(missing)}; "
                          "choose another OUT_DIR, or set RESUME = False to start afresh")
     for name, obj in objects.items():
-        if isinstance(obj, torch.Generator):
-            obj.set_state(state["state_dicts"][name])
-        else:
+        if isinstance(obj, torch.Generator):  # a CUDA generator's state is a CPU tensor too
+            obj.set_state(_on_cpu(state["state_dicts"][name]))
+        else:  # modules and optimizers move the tensors to their parameters' device
             obj.load_state_dict(state["state_dicts"][name])
-    torch.set_rng_state(state["rng"]["torch"])
-    if "cuda" in state["rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+    rng = state["rng"]
+    torch.set_rng_state(_on_cpu(rng["torch"]))
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([_on_cpu(s) for s in rng["cuda"]])
+    if "mps" in rng and getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(_on_cpu(rng["mps"]))
     return state["epoch"], list(state["history"]), dict(state["extra"])

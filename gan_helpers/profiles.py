@@ -1,9 +1,15 @@
-"""Compute profiles: one notebook, three sizes of run.
+"""Compute profiles: one notebook, four sizes of run.
 
 - ``smoke``: seconds on a CPU (CI and nbval);
 - ``cpu``: recognizable results in at most 10 minutes on a 2-core laptop CPU;
-- ``full``: the paper-level run on one GPU;
-- ``auto``: ``full`` when a GPU is present, else ``cpu``.
+- ``gpu``: a class session on one Colab T4: about 15 minutes of training, 20 for the notebook;
+- ``full``: the paper-level run on one GPU (opt-in: hours on a T4);
+- ``auto``: ``gpu`` when the device the run will use (:func:`gan_helpers.pick_device`) is a
+  GPU (CUDA or Apple's MPS), else ``cpu``. ``GAN_DEVICE=cpu`` on a GPU machine gives ``cpu``.
+
+Training budgets are written as images shown to D (``images``), not epochs, so that a smaller or
+larger folder of images trains about the same number of steps; :func:`epochs_for` turns a budget
+into whole passes over the data the run really has.
 
 Each notebook writes its own table of profiles in plain sight; this module only picks one,
 applies the reader's overrides and refuses values that make no sense.
@@ -18,12 +24,12 @@ from typing import Any, Mapping
 
 import torch
 
-PROFILES = ("smoke", "cpu", "full")
+PROFILES = ("smoke", "cpu", "gpu", "full")
 ALLOWED = PROFILES + ("auto",)
 
 # Rules by key: what a value must be (the keys the chapters' profile tables and overrides use;
 # a chapter that adds a setting adds its rule here). Keys not listed are taken as they are.
-_POSITIVE_INT = ("epochs", "batch_size", "n_train", "n_samples", "snapshot_every")
+_POSITIVE_INT = ("epochs", "images", "batch_size", "n_train", "n_samples", "snapshot_every")
 _UNIT_INTERVAL = ("ema_decay",)
 
 
@@ -33,14 +39,16 @@ def default_profile() -> str:
 
 
 def resolve_profile(profile: str) -> str:
-    """Map ``auto`` to ``full`` (a GPU is present) or ``cpu``; reject unknown names."""
+    """Map ``auto`` to ``gpu`` (the run's device is a GPU) or ``cpu``; reject unknown names."""
     if profile not in ALLOWED:
         raise ValueError(
             f"PROFILE={profile!r} is not a profile. Allowed values: {', '.join(ALLOWED)}. "
             "Set PROFILE in the parameters cell (or the GAN_PROFILE environment variable)."
         )
     if profile == "auto":
-        return "full" if torch.cuda.is_available() else "cpu"
+        from .runtime import pick_device
+
+        return "gpu" if pick_device().type in ("cuda", "mps") else "cpu"
     return profile
 
 
@@ -65,7 +73,7 @@ def select_profile(profile: str, table: Mapping[str, Mapping[str, Any]], **overr
     name = resolve_profile(profile)
     missing = [p for p in PROFILES if p not in table]
     if missing:
-        raise ValueError(f"the profile table lacks {missing}; every notebook defines smoke, cpu and full")
+        raise ValueError(f"the profile table lacks {missing}; every notebook defines smoke, cpu, gpu and full")
     config = dict(table[name])
     for key, value in overrides.items():
         if value is None:
@@ -78,6 +86,19 @@ def select_profile(profile: str, table: Mapping[str, Mapping[str, Any]], **overr
     return {"profile": name, **config}
 
 
+def epochs_for(images: int, batches_per_epoch: int, batch_size: int) -> int:
+    """Whole passes over the data that show D about ``images`` images: ``images`` divided by
+    the images of one pass (``batches_per_epoch * batch_size``; the loader drops the last
+    incomplete batch), rounded, and at least 1. The same budget on a folder of half the size
+    gives twice the passes, so both train about the same number of steps."""
+    if not (isinstance(images, int) and images > 0):
+        raise ValueError(f"IMAGES={images!r} makes no sense: expected a positive whole number")
+    if batches_per_epoch <= 0:
+        raise ValueError(f"no full batch of {batch_size} images in the data: use more images or "
+                         "a smaller BATCH_SIZE")
+    return max(1, round(images / (batches_per_epoch * batch_size)))
+
+
 def save_config(config: Mapping[str, Any], out_dir: str | Path) -> Path:
     """Write the run's settings to ``out_dir/config.json`` (saved beside the results)."""
     path = Path(out_dir) / "config.json"
@@ -88,7 +109,8 @@ def save_config(config: Mapping[str, Any], out_dir: str | Path) -> Path:
 
 def prepare_run(chapter: str, config: Mapping[str, Any], out_dir: str | Path | None,
                 device: torch.device, defaults: Mapping[str, Any] | None = None) -> Path:
-    """Seed everything with ``config["seed"]``, save the settings to ``out_dir/config.json`` and
+    """Seed everything with ``config["seed"]``, configure the device (:func:`configure_device`),
+    save the settings to ``out_dir/config.json`` and
     print the machine; returns the run's folder.
 
     That is ``out_dir`` when given, else :func:`default_out_dir`: ``outputs/<profile>/<chapter>``
@@ -97,10 +119,11 @@ def prepare_run(chapter: str, config: Mapping[str, Any], out_dir: str | Path | N
     ``outputs/cpu/01_vanilla_gan/g_loss=saturating``: reruns with other settings never overwrite
     (or refuse to resume) the run they are compared with.
     """
-    from .runtime import describe_machine, seed_everything
+    from .runtime import configure_device, describe_machine, seed_everything
 
     out_dir = Path(out_dir or default_out_dir(chapter, config["profile"], variant_name(config, defaults or {})))
     seed_everything(config["seed"])
+    configure_device(device)
     save_config(config, out_dir)
     print(f"{describe_machine(device)}\nthis run's folder: {out_dir}")
     return out_dir

@@ -40,6 +40,15 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def configure_device(device: torch.device) -> None:
+    """Settings that make a GPU fast: on CUDA, cuDNN times its convolution algorithms for each
+    new input shape once and keeps the fastest (``cudnn.benchmark``). The chapters' shapes never
+    change within a run, so that costs a few seconds once. The choice can differ between runs,
+    so GPU runs are not bit-reproducible (they are not anyway); the CPU is left as it is."""
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
 def describe_machine(device: torch.device) -> str:
     """One line naming the hardware, for the record printed beside each result."""
     if device.type == "cuda":

@@ -92,6 +92,26 @@ def test_channels_last_gives_the_same_features_and_hash(weights_path, extractor,
     assert np.abs(plain.features(images, progress=False) - features).max() < 2e-5
 
 
+def test_features_are_computed_with_tf32_off_whatever_the_global_flags(extractor, small_images):
+    """On an A100/H100 TF32 would move the features by about 1e-3: inside the extractor the
+    flags are off (seen by the network's first convolution), and restored afterwards."""
+    seen = []
+    first_conv = next(m for m in extractor.model.modules() if isinstance(m, torch.nn.Conv2d))
+    handle = first_conv.register_forward_pre_hook(
+        lambda module, args: seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)))
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        features = extractor.features(small_images[0], batch_size=2, progress=False)
+        restored = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    finally:
+        handle.remove()
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+    assert seen == [(False, False)]
+    assert restored == (True, True)
+    assert np.array_equal(features, small_images[1])
+
+
 def test_converted_file_is_plain_tensors_with_the_recorded_hash(weights_path, extractor):
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
