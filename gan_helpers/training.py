@@ -204,6 +204,13 @@ class TrainingRun:
         """True every ``every`` epochs and at the last epoch (for a metric computed now and then)."""
         return self.epoch % every == 0 or self.epoch == self.config["epochs"]
 
+    @property
+    def snapshot_due(self) -> bool:
+        """True at the epochs that keep a snapshot (every ``snapshot_every``, the first and the
+        last): the place for measures too costly to take every epoch."""
+        every = self.config.get("snapshot_every", 1)
+        return self.epoch % every == 0 or self.epoch in (1, self.config["epochs"])
+
     def note(self, values: Mapping[str, float] | None = None, **more: float) -> None:
         """Add numbers measured this epoch (a metric, say) to the epoch's row of the history."""
         self._notes.update({**(values or {}), **more})
@@ -257,8 +264,7 @@ class TrainingRun:
         self.history.append({"epoch": epoch, **means, **self._notes, "seconds": seconds})
         shown = {k: f"{v:.3f}" for k, v in means.items() if k.startswith("loss")}
         self._bar.set_postfix(shown, refresh=False)
-        every = self.config.get("snapshot_every", 1)
-        if self.snapshot_fn is not None and (epoch % every == 0 or epoch in (1, self.config["epochs"])):
+        if self.snapshot_fn is not None and self.snapshot_due:
             self.snapshots[epoch] = to_uint8(self.snapshot_fn()).cpu()
         self._save(epoch)
 

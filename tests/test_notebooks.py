@@ -100,7 +100,7 @@ def test_unknown_profile_stops_the_notebook(tmp_path):
         papermill.execute_notebook(str(book.NOTEBOOKS / "01_vanilla_gan.ipynb"), str(tmp_path / "out.ipynb"),
                                    parameters={"PROFILE": "turbo", "OUT_DIR": str(tmp_path)}, cwd=str(book.NOTEBOOKS),
                                    kernel_name="python3", progress_bar=False)
-    assert "PROFILE='turbo' is not a profile" in str(error.value) and "smoke, cpu, full, auto" in str(error.value)
+    assert "PROFILE='turbo' is not a profile" in str(error.value) and "smoke, cpu, gpu, full, auto" in str(error.value)
 
 
 def test_interrupted_chapter_resumes_to_the_same_weights(executed_smoke, tmp_path):
