@@ -122,7 +122,10 @@ class InMemoryLoader:
         return len(self.tensors[0]) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        order = torch.randperm(len(self.tensors[0]), generator=self.generator)
+        # drawn on the CPU (the generator's state is part of the checkpoint), then moved once
+        # per epoch to where the data is: indexing GPU tensors with a CPU index would copy the
+        # index to the GPU, and wait for it, at every batch
+        order = torch.randperm(len(self.tensors[0]), generator=self.generator).to(self.tensors[0].device)
         for i in range(len(self)):
             idx = order[i * self.batch_size : (i + 1) * self.batch_size]
             yield tuple(t[idx] for t in self.tensors)

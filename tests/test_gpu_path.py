@@ -85,6 +85,30 @@ def test_resume_loads_to_the_cpu_and_moves_state_to_the_parameters_device(tmp_pa
     assert state["exp_avg"].device.type == "meta" and tuple(state["exp_avg"].shape) == (16, 6)
 
 
+def test_the_loader_moves_its_order_to_the_data_once_an_epoch():
+    """Batches of data on another device ("meta" here) are cut with an index already there:
+    one copy of the shuffled order per epoch, none per batch (each would wait for the GPU)."""
+    data = torch.zeros(40, 3, device="meta")
+    loader = gh.InMemoryLoader(data, batch_size=8, seed=0)
+
+    class Copies(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.to_data, self.cross_device_index = 0, 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten._to_copy.default and (kwargs or {}).get("device") == data.device:
+                self.to_data += 1
+            if func is torch.ops.aten.index.Tensor:
+                self.cross_device_index += any(i is not None and i.device != args[0].device for i in args[1])
+            return func(*args, **(kwargs or {}))
+
+    with Copies() as copies:
+        batches = [batch for _ in range(2) for (batch,) in loader]
+    assert len(batches) == 10 and all(b.device.type == "meta" and b.shape == (8, 3) for b in batches)
+    assert copies.to_data == 2 and copies.cross_device_index == 0
+
+
 def test_a_cuda_generator_state_loaded_elsewhere_is_restored_from_the_cpu():
     state = torch.Generator().manual_seed(5).get_state()
     loader = gh.InMemoryLoader(torch.zeros(8, 1), batch_size=4, seed=0)
