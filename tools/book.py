@@ -325,12 +325,16 @@ def main() -> None:
                            help="student: no solutions, hidden tests or answer keys (default: instructor)")
             p.add_argument("--executed-dir", type=Path,
                            help="the executed copies, e.g. gathered from one CI job per chapter (default: executed/<profile>)")
-    plan = sub.add_parser("plan", help="per chapter: steps, images, training FLOPs and an estimated GPU time (tools/plan.py)")
-    plan.add_argument("--profile", choices=("smoke", "cpu", "full", "all"), default="all")
+    plan = sub.add_parser("plan", help="per chapter: steps, images, training FLOPs and estimated times on GPUs (tools/plan.py)")
+    plan.add_argument("--profile", choices=("smoke", "cpu", "gpu", "full", "all"), default="all",
+                      help="all: cpu, gpu and full (default)")
     plan.add_argument("chapters", nargs="*", help="chapter names (default: all)")
-    plan.add_argument("--gpu", default="T4", help="the GPU to estimate for (T4, L4, V100, A100, H100)")
-    plan.add_argument("--tflops", type=float, help="its sustained TFLOP/s (default: half its FP32 peak)")
-    plan.add_argument("--step-ms", type=float, default=2.0, help="overhead per step in ms (default: 2)")
+    plan.add_argument("--gpu", default="T4,A100,H100",
+                      help="the GPUs to estimate for, comma-separated: T4, L4, V100, A100, H100 (default: T4,A100,H100)")
+    plan.add_argument("--tflops", type=float,
+                      help="the sustained TFLOP/s of the one --gpu named (default: a stated share of its tensor-core peak)")
+    plan.add_argument("--step-ms", type=float,
+                      help="the launch floor per G step in ms (default: the step's kernels x 6 us + 0.3 ms of Python)")
     listing = sub.add_parser("chapters", help="the chapter names as a JSON list (a CI matrix)")
     listing.add_argument("--stage", choices=("train", "score"),
                          help="only the chapters that train GANs, or only those that score the others' outputs")
@@ -349,9 +353,9 @@ def main() -> None:
     elif args.command == "plan":
         import plan as planner  # tools/plan.py
 
-        profiles = ["smoke", "cpu", "full"] if args.profile == "all" else [args.profile]
+        profiles = planner.PROFILES if args.profile == "all" else [args.profile]
         chosen = [NOTEBOOKS / f"{name.removesuffix('.ipynb')}.ipynb" for name in args.chapters] or chapter_notebooks()
-        planner.main(chosen, profiles, gpu=args.gpu, tflops=args.tflops, step_ms=args.step_ms)
+        planner.main(chosen, profiles, gpus=args.gpu.split(","), tflops=args.tflops, step_ms=args.step_ms)
     elif args.command == "chapters":
         print(json.dumps([notebook.stem for notebook in chapter_notebooks()
                           if args.stage is None or chapter_stage(notebook) == args.stage]))
