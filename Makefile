@@ -5,15 +5,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= auto
 EDITION ?= instructor
-export GAN_DATA_ROOT := $(CURDIR)/data
+# Where the datasets and the FID weights live: the environment's GAN_DATA_ROOT when it is set (a
+# GPU runner's, say), else data/. `make data` provisions this folder and the chapters read it.
+ifeq ($(strip $(GAN_DATA_ROOT)),)
+GAN_DATA_ROOT := $(CURDIR)/data
+endif
+export GAN_DATA_ROOT
 export PYTHONHASHSEED := 0
+# The datasets `make data` provisions; `setup-gpu` only what the chapters read (MNIST).
+DATASETS ?= MNIST FashionMNIST
 
-.PHONY: book test lab setup venv system data classifier student execute benchmark clean nbval-refresh
+.PHONY: book test lab setup setup-gpu venv system data classifier student execute benchmark clean nbval-refresh
 
-book: setup ## execute every notebook in PROFILE (auto: full on a GPU, else cpu) and build the book (EDITION=student: no solutions)
+book: setup ## execute every notebook in PROFILE (auto: gpu on a GPU, else cpu) and build the book (EDITION=student: no solutions)
 	$(PY) tools/book.py execute --profile $(PROFILE)
 	$(PY) tools/book.py build --profile $(PROFILE) --edition $(EDITION)
 
+# The suite reads the repository's data/ (tests/conftest.py), whatever GAN_DATA_ROOT says elsewhere:
+# for `make test` and the setup it runs first, GAN_DATA_ROOT is data/.
+test: export GAN_DATA_ROOT := $(CURDIR)/data
 test: setup ## the whole test suite (CI runs exactly this); on the CPU, where nbval's numbers were recorded
 	GAN_PROFILE=smoke GAN_DEVICE=cpu $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
@@ -25,6 +35,11 @@ lab: setup ## open the chapters in JupyterLab (live widgets)
 
 setup: venv system data
 
+# A GPU machine that only executes chapters (the GPU book's runners) or a machine without root:
+# the venv and the data the chapters read, from pip and torchvision, no Debian packages.
+setup-gpu: DATASETS = MNIST
+setup-gpu: venv data ## the venv and the chapters' data only (no apt): GPU runners, no root
+
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -35,31 +50,38 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 # System packages from Debian: npm (the offline MNIST mirror), Fashion-MNIST, and Chromium for
-# the browser test. Installed only when missing; needs root or sudo.
+# the browser test. Installed only when missing, with root or sudo; where there is no apt-get, or
+# neither root nor a usable sudo, skipped with one line (pip and torchvision provide the rest).
 system:
 	@missing=""; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	test -d /usr/share/datasets/fashion-mnist || missing="$$missing dataset-fashion-mnist"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
-	if [ -n "$$missing" ]; then \
-	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
-	  echo "installing Debian packages:$$missing"; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	sudo=""; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "skipping Debian packages (missing:$$missing): no apt-get here; the browser test and the offline data mirror need them"; exit 0; \
+	elif [ "$$(id -u 2>/dev/null)" != 0 ]; then \
+	  if command -v sudo >/dev/null && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then sudo="sudo"; else \
+	    echo "skipping Debian packages (missing:$$missing): they need root or sudo; the browser test and the offline data mirror need them"; exit 0; fi; \
+	fi; \
+	echo "installing Debian packages:$$missing"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null
 
+# The FID weights go to GAN_DATA_ROOT/weights, where gan_helpers.fid looks when GAN_DATA_ROOT is set.
 data: $(STAMP)
-	$(PY) tools/provision.py --root data
-	$(PY) -c "import sys; from gan_helpers.fid import main; main(sys.argv[1:])" --cache-dir data/weights
+	$(PY) tools/provision.py --root "$(GAN_DATA_ROOT)" --datasets $(DATASETS)
+	$(PY) -c "import sys; from gan_helpers.fid import main; main(sys.argv[1:])" --cache-dir "$(GAN_DATA_ROOT)/weights"
 
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)
-	$(PY) tools/train_classifier.py --root data
+	$(PY) tools/train_classifier.py --root "$(GAN_DATA_ROOT)"
 
 # The CIFAR-10 classifier that scores chapter 5's samples, trained on DATA_ROOT's cifar-10-batches-py
 # or cifar10/, or on any CIFAR-10 image folder (train/<class>/, test/<class>/): CIFAR_FOLDER=/path.
 .PHONY: classifier-cifar
 classifier-cifar: $(STAMP) ## retrain the shipped CIFAR-10 classifier (8 epochs: 42 minutes on 2 busy shared cores)
-	$(PY) tools/train_cifar_classifier.py --root data $(if $(CIFAR_FOLDER),--image-folder $(CIFAR_FOLDER))
+	$(PY) tools/train_cifar_classifier.py --root "$(GAN_DATA_ROOT)" $(if $(CIFAR_FOLDER),--image-folder $(CIFAR_FOLDER))
 
 # Needs only nbformat: the course's venv if it is there, else any python3 that has nbformat, else a
 # small venv with nbformat alone. STUDENT_REPOSITORY=owner/name: where the Colab badges point.
