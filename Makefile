@@ -15,7 +15,7 @@ export PYTHONHASHSEED := 0
 # The datasets `make data` provisions; `setup-gpu` only what the chapters read (MNIST).
 DATASETS ?= MNIST FashionMNIST
 
-.PHONY: book test lab setup setup-gpu venv system data classifier student execute benchmark clean nbval-refresh
+.PHONY: book test lab setup setup-gpu gpu-check venv system data classifier student execute benchmark clean nbval-refresh
 
 book: setup ## execute every notebook in PROFILE (auto: gpu on a GPU, else cpu) and build the book (EDITION=student: no solutions)
 	$(PY) tools/book.py execute --profile $(PROFILE)
@@ -96,6 +96,14 @@ execute: setup
 
 nbval-refresh: setup ## store the smoke-profile outputs that nbval checks in the notebook sources
 	$(PY) tools/book.py refresh-nbval
+
+# The course on a GPU in one command, at most 8 minutes: each training chapter's networks at its gpu
+# and full settings timed with the chapters' steps (mixed precision, channels_last), a run
+# interrupted and resumed on the device, AMP against fp32, Inception on the GPU against the CPU;
+# one table, exit status 1 on any failure. Without CUDA it says so, runs what it can, exits 0.
+# Needs only torch (any machine: `PYTHONPATH=. python3 tools/gpu_check.py`).
+gpu-check: $(STAMP) ## check the GPU path on this machine's GPU (tools/gpu_check.py)
+	$(PY) tools/gpu_check.py $(GPU_CHECK_ARGS)
 
 # Speed, not tests: chapter 1's loop and chapter 3's conv loop against bare loops (overhead,
 # channels_last, the full setting's step), and DCGAN against WGAN-GP steps (about 10 minutes).
