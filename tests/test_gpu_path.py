@@ -251,7 +251,7 @@ def test_bf16_autocast_steps_stay_close_to_fp32():
         amp = gh.mixed_precision("cpu", name)
         torch.manual_seed(7)
         rows = [gan_step(objects, real, amp) for (real,), _ in zip(objects["loader"], range(2))]
-        losses[name] = torch.tensor([[row["loss_D"].float(), row["loss_G"].float()] for row in rows])
+        losses[name] = torch.stack([torch.stack([row["loss_D"], row["loss_G"]]).detach().float() for row in rows])
         if name == "bf16":
             with amp.autocast():
                 assert objects["G"](torch.randn(2, 4)).dtype == torch.bfloat16
