@@ -240,6 +240,15 @@ def test_check_with_no_cell_left_to_place_it_by_is_missing(tmp_path):
     assert "no cell around it" in result.outcomes[0].reason
 
 
+def test_grading_prints_no_kernel_transport_warning(tmp_path, capfd):
+    """ipykernel warns on stderr, once per kernel, when it listens on TCP without encryption: the
+    grader's kernels use IPC sockets, so grading a class prints no such line per submission."""
+    found, _ = run_grader(tmp_path, submission())
+    assert found["2 · mul"] == ("PASSED", 1)
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+
+
 def test_hidden_case_catches_an_answer_the_visible_case_accepts(tmp_path):
     notebook = submission(add="def add(a, b):\n    return 5\n")
     assert "add(-4, 10)" not in "".join(c.source for c in notebook.cells)  # the student never saw it

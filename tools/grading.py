@@ -179,6 +179,20 @@ def _injected_source(check: Check, token: str) -> str:
     return INJECTED.format(cell_id=check.cell_id, import_gh=import_gh, source=check.source, token=token)
 
 
+def _kernel_config(folder: Path) -> "traitlets.config.Config":
+    """The kernel talks to the grader over IPC sockets (files only this user can open, in the
+    submission's own folder, by absolute path) where the system has them (not on Windows): no
+    other user of a shared machine can connect to a student's kernel, and ipykernel no longer
+    warns, for every submission, that its TCP ports carry code and outputs unencrypted. A folder
+    whose path is too long for a socket's name (about 100 bytes) keeps TCP."""
+    from traitlets.config import Config
+
+    prefix = folder.resolve() / "kernel"
+    if os.name == "nt" or len(str(prefix)) > 80:
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(prefix)}})
+
+
 async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) -> dict[int, tuple[str, str]]:
     """Run every code cell; {cell index: (state, detail)}, state one of ok, error, timed out, not run."""
     from nbclient import NotebookClient
@@ -186,7 +200,8 @@ async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) 
 
     replies, states, deadline = {}, {}, math.inf
     client = NotebookClient(
-        notebook, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True, iopub_timeout=GRACE_S,
+        notebook, kernel_name="python3", config=_kernel_config(cwd), allow_errors=True, interrupt_on_timeout=True,
+        iopub_timeout=GRACE_S,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []}, shutdown_kernel="immediate",
         resources={"metadata": {"path": str(cwd)}},
         timeout_func=lambda cell: max(1, math.ceil(min(cell_timeout, deadline - time.monotonic()))))
