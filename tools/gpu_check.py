@@ -291,8 +291,10 @@ class Inputs:
 @dataclass
 class GAN:
     """G, D, the EMA of G and their optimizers, as a chapter's loop cell sets them up, and its loop:
-    "bce" (chapters 1 to 4, chapter 5's DCGAN) or "wgan" (chapter 5's WGAN-GP)."""
+    "bce" (chapters 1 to 4, chapter 5's DCGAN) or "wgan" (chapter 5's WGAN-GP). The steps are the
+    plan's (``plan.bce_d_step`` and the rest), which the plan counts: one recipe for both tools."""
 
+    plan: types.ModuleType
     G: nn.Module
     D: nn.Module
     G_ema: nn.Module
@@ -305,51 +307,17 @@ class GAN:
     gp_weight: float = 10.0
 
     def step(self, amp: gh.MixedPrecision, feed: Callable[[], Batch]) -> tuple[torch.Tensor, torch.Tensor]:
-        """One G step (with its D or critic steps); returns (loss_D or loss_C, loss_G), on the device."""
-        losses = self._wgan_step(amp, feed) if self.loop == "wgan" else self._bce_step(amp, feed)
-        gh.update_ema(self.G_ema, self.G, self.ema_decay)
-        return losses
-
-    def _update(self, amp: gh.MixedPrecision, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        amp.backward(loss)
-        amp.step(optimizer)
-
-    def _bce_step(self, amp: gh.MixedPrecision, feed: Callable[[], Batch]) -> tuple[torch.Tensor, torch.Tensor]:
-        """D on real (-> 1) and detached fake (-> 0), then G with the non-saturating loss through the updated D."""
+        """One G step (with its D or critic steps, and the EMA of G); returns (loss_D or loss_C,
+        loss_G), on the device."""
+        t = self.plan.Training(self.G, self.D, feed, None, self.opt_G, self.opt_D, self.G_ema, amp, self.ema_decay)
+        if self.loop == "wgan":
+            for _ in range(self.n_critic):  # the penalty's epsilon: from the feed, else drawn in the step
+                real, z, labels, epsilon = feed()
+                loss_D = self.plan.critic_step(t, self.penalty, real, z, labels, epsilon, self.gp_weight)
+            return loss_D, self.plan.wgan_g_step(t, z, labels)  # the last critic batch's z
         real, z, labels, _ = feed()
-        bce = F.binary_cross_entropy_with_logits
-        with amp.autocast():
-            fake = self.G(z, *labels)
-            real_logits, fake_logits = self.D(real, *labels), self.D(fake.detach(), *labels)
-            loss_D = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
-        self._update(amp, loss_D, self.opt_D)
-        with amp.autocast():
-            logits = self.D(fake, *labels)
-            loss_G = bce(logits, torch.ones_like(logits))
-        self._update(amp, loss_G, self.opt_G)
-        return loss_D, loss_G
-
-    def _wgan_step(self, amp: gh.MixedPrecision, feed: Callable[[], Batch]) -> tuple[torch.Tensor, torch.Tensor]:
-        """n_critic critic steps (fakes without gradients; the gradient penalty through
-        ``amp.for_penalty``), then G raises the critic's score of fresh fakes."""
-        for _ in range(self.n_critic):
-            real, z, labels, epsilon = feed()
-            if epsilon is None:
-                epsilon = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
-            with amp.autocast():
-                with torch.no_grad():
-                    fake = self.G(z, *labels)
-                loss_C = -(self.D(real, *labels).mean() - self.D(fake, *labels).mean())
-                if self.penalty:
-                    critic = (lambda x: self.D(x, *labels)) if labels else self.D
-                    penalty, _ = gh.gradient_penalty(amp.for_penalty(critic), real, fake, epsilon, self.gp_weight)
-                    loss_C = loss_C + penalty
-            self._update(amp, loss_C, self.opt_D)
-        with amp.autocast():
-            loss_G = -self.D(self.G(z, *labels), *labels).mean()
-        self._update(amp, loss_G, self.opt_G)
-        return loss_C, loss_G
+        *out, loss_D = self.plan.bce_d_step(t, real, z, labels)
+        return loss_D, self.plan.bce_g_step(t, *out)
 
 
 def has_convolutions(plan: types.ModuleType, subject: Subject) -> bool:
@@ -370,7 +338,7 @@ def build_gan(plan: types.ModuleType, subject: Subject, device: torch.device, ch
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     lr, betas = config.get("lr", 2e-4), tuple(config.get("betas", (0.5, 0.999)))
     opt_G, opt_D = (torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for m in (G, D))
-    gan = GAN(G, D, copy.deepcopy(G).eval(), opt_G, opt_D, config.get("ema_decay", 0.999), subject.loop,
+    gan = GAN(plan, G, D, copy.deepcopy(G).eval(), opt_G, opt_D, config.get("ema_decay", 0.999), subject.loop,
               subject.n_critic, subject.penalty, config.get("gp_weight", 10.0))
     latent_dim = config.get("latent_dim") or inspect.signature(subject.G).parameters["latent_dim"].default
     inputs = Inputs((), latent_dim, len(inspect.signature(G.forward).parameters) - 1, config.get("num_classes", 10),
@@ -539,7 +507,9 @@ def check_resume(device: torch.device, precision: str, folder: str | Path, plan:
     def train(path: Path, objs: dict[str, Any], resume_run: bool, stop_after: int | None = None):
         """The chapters' loop cell; after ``stop_after`` steps the loop is left, as Ctrl-C or a crash leaves it."""
         run = gh.TrainingRun(path, config, resume=resume_run, interactive=False, **objs)
-        gan = GAN(objs["G"], objs["D"], objs["G_ema"], objs["opt_G"], objs["opt_D"], ema_decay=0.9)
+        if plan is None:
+            raise RuntimeError("tools/plan.py did not import, and the training steps are its")
+        gan = GAN(plan, objs["G"], objs["D"], objs["G_ema"], objs["opt_G"], objs["opt_D"], ema_decay=0.9)
         trained, step = [], 0
         epochs_left = run.epochs()
         for epoch in epochs_left:

@@ -76,7 +76,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import nbformat
 import torch
@@ -326,6 +326,7 @@ class Training:
     opt_D: torch.optim.Optimizer | None = None
     G_ema: nn.Module | None = None
     amp: gh.MixedPrecision | None = None
+    ema_decay: float = 0.999
 
     def autocast(self) -> contextlib.AbstractContextManager:
         return self.amp.autocast() if self.amp else contextlib.nullcontext()
@@ -343,25 +344,25 @@ class Training:
     def finish(self) -> None:
         """The end of a G step: the EMA of G. (``run.log`` keeps the numbers on the device: no kernel.)"""
         if self.G_ema is not None:
-            gh.update_ema(self.G_ema, self.G, 0.999)
+            gh.update_ema(self.G_ema, self.G, self.ema_decay)
 
 
-def bce_d_step(t: Training) -> tuple:
-    """The BCE loop (chapters 1 to 4, chapter 5's DCGAN), step 1: G draws a batch; D learns real -> 1
-    and fake -> 0 on the logits, the fakes detached so that G is left alone. Returns what step 2 reuses."""
+def bce_d_step(t: Training, real: torch.Tensor, z: torch.Tensor, labels: Sequence[torch.Tensor] = ()) -> tuple:
+    """The BCE loop (chapters 1 to 4, chapter 5's DCGAN), step 1: G draws a batch from ``z`` (and the
+    labels of a conditional G); D learns real -> 1 and fake -> 0 on the logits, the fakes detached
+    so that G is left alone. Returns what step 2 reuses, and loss_D."""
     bce = nn.functional.binary_cross_entropy_with_logits
-    z, *labels = t.draw()
     with t.autocast():
         fake = t.G(z, *labels)
-        real_logits, fake_logits = t.D(t.real, *labels), t.D(fake.detach(), *labels)
+        real_logits, fake_logits = t.D(real, *labels), t.D(fake.detach(), *labels)
         loss_D = bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))
     t.update(loss_D, t.opt_D)
-    return fake, labels, real_logits, fake_logits
+    return fake, labels, real_logits, fake_logits, loss_D
 
 
-def bce_g_step(t: Training, fake, labels, real_logits, fake_logits) -> None:
+def bce_g_step(t: Training, fake, labels, real_logits, fake_logits) -> torch.Tensor:
     """Step 2: G learns to make the updated D call the same fakes real (the non-saturating loss);
-    then the EMA of G and the logged mean D(x) and D(G(z))."""
+    then the EMA of G and the logged mean D(x) and D(G(z)). Returns loss_G."""
     bce = nn.functional.binary_cross_entropy_with_logits
     with t.autocast():
         logits = t.D(fake, *labels)
@@ -369,33 +370,38 @@ def bce_g_step(t: Training, fake, labels, real_logits, fake_logits) -> None:
     t.update(loss_G, t.opt_G)
     t.finish()
     gh.d_scores(real_logits, fake_logits)
+    return loss_G
 
 
-def critic_step(t: Training, penalty: bool, gp_weight: float = 10.0) -> None:
+def critic_step(t: Training, penalty: bool, real: torch.Tensor, z: torch.Tensor, labels: Sequence[torch.Tensor] = (),
+                epsilon: torch.Tensor | None = None, gp_weight: float = 10.0) -> torch.Tensor:
     """The WGAN(-GP) loop (chapter 5), one of n_critic critic steps: fakes drawn without gradients;
     the critic maximises E[D(real)] - E[D(fake)] minus, with ``penalty``, the gradient penalty at
-    interpolates (``gh.gradient_penalty`` of ``amp.for_penalty(critic)``: a double backward)."""
-    z, *labels = t.draw()
-    epsilon = torch.rand(len(t.real), *[1] * (t.real.dim() - 1), device=t.real.device)
+    interpolates (``gh.gradient_penalty`` of ``amp.for_penalty(critic)``: a double backward) with
+    mixing weights ``epsilon`` (None: drawn here). Returns loss_C."""
+    if epsilon is None:
+        epsilon = torch.rand(len(real), *[1] * (real.dim() - 1), device=real.device)
     with t.autocast():
         with torch.no_grad():
             fake = t.G(z, *labels)
         loss_C = 0
         if penalty:
             critic = t.amp.for_penalty(t.D) if t.amp else t.D
-            loss_C, norms = gh.gradient_penalty(lambda x: critic(x, *labels), t.real, fake, epsilon, gp_weight)
+            loss_C, norms = gh.gradient_penalty(lambda x: critic(x, *labels), real, fake, epsilon, gp_weight)
             norms.mean()  # logged
-        loss_C = -(t.D(t.real, *labels).mean() - t.D(fake, *labels).mean()) + loss_C
+        loss_C = -(t.D(real, *labels).mean() - t.D(fake, *labels).mean()) + loss_C
     t.update(loss_C, t.opt_D)
+    return loss_C
 
 
-def wgan_g_step(t: Training) -> None:
-    """The G step after the critic's: fresh fakes, G raises the critic's mean score of them; then the EMA of G."""
-    z, *labels = t.draw()
+def wgan_g_step(t: Training, z: torch.Tensor, labels: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+    """The G step after the critic's: G raises the critic's mean score of G(z); then the EMA of G.
+    Returns loss_G."""
     with t.autocast():
         loss_G = -t.D(t.G(z, *labels), *labels).mean()
     t.update(loss_G, t.opt_G)
     t.finish()
+    return loss_G
 
 
 def run_step(t: Training, loop: str, penalty: bool) -> dict[str, OpCount]:
@@ -403,14 +409,17 @@ def run_step(t: Training, loop: str, penalty: bool) -> dict[str, OpCount]:
     first, second = OpCount(), OpCount()
     if loop == "bce":
         with first:
-            out = bce_d_step(t)
+            z, *labels = t.draw()
+            *out, _ = bce_d_step(t, t.real, z, labels)
         with second:
             bce_g_step(t, *out)
         return {"D step": first, "G step": second}
     with first:
-        critic_step(t, penalty)
+        z, *labels = t.draw()
+        critic_step(t, penalty, t.real, z, labels)
     with second:
-        wgan_g_step(t)
+        z, *labels = t.draw()  # fresh fakes for G
+        wgan_g_step(t, z, labels)
     return {"critic step": first, "G step": second}
 
 
