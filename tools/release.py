@@ -4,6 +4,10 @@
     python tools/release.py write          # rewrite them from course.toml (after moving the repository)
     python tools/release.py pin v0.2.0     # the release step: the notebooks install gan_helpers from tag v0.2.0
 
+Every public badge opens a **student edition**: the committed copies in student/ (solutions
+stubbed, no hidden tests, no answer key), which `write` and `pin` regenerate from notebooks/
+(tools/coursework.py, the same files `make student` writes) and `check` compares with them.
+
 In a notebook the tool touches only two cells: the first markdown cell (the Colab badge) and the
 first code cell (the install line), found by position and written back by cell id right after
 reading the file, so edits to the other cells are never overwritten.
@@ -12,6 +16,7 @@ reading the file, so edits to the other cells are never overwritten.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -28,9 +33,12 @@ except ModuleNotFoundError:  # Python 3.10: tomllib's forerunner
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "tools" / "course.toml"
 NOTEBOOKS = ROOT / "notebooks"
+STUDENT = "student"  # the committed student editions, in the repository: what every badge opens
 
-# Any repository and ref, so that `write` also replaces an old home.
-BADGE = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/notebooks/(?P<name>[\w.-]+\.ipynb)")
+# Any repository and ref, and the instructor editions' folder too, so that `write` also replaces an
+# old home and the badges that opened the instructor editions.
+BADGE = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/"
+                   r"(?:notebooks|student)/(?P<name>[\w.-]+\.ipynb)")
 INSTALL = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+@[\w./-]+")
 CONFIG_URL = re.compile(r"^(repository:\n  url: )\S+\n(  branch: )\S+$", re.MULTILINE)
 CLONE = re.compile(r"git clone https://github\.com/[\w.-]+/(?P<name>[\w.-]+) && cd (?P=name)")
@@ -53,7 +61,8 @@ class Course:
         return f"git+{self.url}@{self.release}"
 
     def badge_url(self, notebook: str) -> str:
-        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/notebooks/{notebook}"
+        """Colab's URL of ``notebook``'s student edition (``{name}`` stays a placeholder)."""
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{STUDENT}/{notebook}"
 
 
 def load_course(path: Path | None = None) -> Course:
@@ -90,13 +99,62 @@ def notebook_problems(course: Course, path: Path) -> list[str]:
     return problems
 
 
+def missing_editions(names) -> list[str]:
+    """The badge targets among ``names`` (notebook file names) that student/ does not hold."""
+    return [f"{STUDENT}/{name}" for name in names if not (ROOT / STUDENT / name).exists()]
+
+
+def student_edition_text(course: Course, path: Path) -> str:
+    """The student edition of the chapter ``path`` as its file holds it, badge opening itself."""
+    import coursework  # tools/coursework.py: needs only nbformat
+
+    edition = coursework.student_edition(nbformat.read(path, as_version=4), badge=course.badge_url("{name}"))
+    return nbformat.writes(edition) + "\n"
+
+
+def student_problems(course: Course) -> list[str]:
+    """Committed student editions that are missing, stale (their chapter changed since) or orphaned."""
+    problems = []
+    for path in chapter_notebooks():
+        committed = ROOT / STUDENT / path.name
+        if not committed.exists():
+            problems.append(f"{STUDENT}/{path.name} is missing")
+        elif json.loads(committed.read_text()) != json.loads(student_edition_text(course, path)):
+            problems.append(f"{STUDENT}/{path.name} is stale: notebooks/{path.name} changed since it was written")
+    chapters = {path.name for path in chapter_notebooks()}
+    problems += [f"{STUDENT}/{path.name} has no chapter in notebooks/" for path in sorted((ROOT / STUDENT).glob("*.ipynb"))
+                 if path.name not in chapters]
+    if problems:
+        problems.append("run `make student` (or `python tools/release.py write`) and commit student/")
+    return problems
+
+
+def write_student_editions(course: Course) -> list[Path]:
+    """Write every chapter's student edition to student/; returns the files that changed."""
+    (ROOT / STUDENT).mkdir(exist_ok=True)
+    changed = []
+    for path in chapter_notebooks():
+        target, text = ROOT / STUDENT / path.name, student_edition_text(course, path)
+        if not target.exists() or target.read_text() != text:
+            target.write_text(text)
+            changed.append(target)
+    return changed
+
+
 def text_problems(course: Course) -> list[str]:
     """README badges, the book's repository link and the clone command against ``course``."""
     problems = []
     readme = (ROOT / "README.md").read_text()
-    wrong = [m.group(0) for m in BADGE.finditer(readme) if m.group(0) != course.badge_url(m["name"])]
+    badges = list(BADGE.finditer(readme))
+    wrong = [m.group(0) for m in badges if m.group(0) != course.badge_url(m["name"])]
     if wrong:
-        problems.append(f"README.md: badges that do not open {course.repository}@{course.branch}: {wrong}")
+        problems.append(f"README.md: badges that do not open {course.repository}@{course.branch}'s student editions: {wrong}")
+    chapters = [path.name for path in chapter_notebooks()]
+    if sorted(m["name"] for m in badges) != chapters:
+        problems.append(f"README.md: one Colab badge per chapter expected ({chapters}); found {[m['name'] for m in badges]}")
+    missing = missing_editions(sorted({m["name"] for m in badges} | set(chapters)))
+    if missing:
+        problems.append(f"the badges open {missing}, which the repository does not hold: run `make student` and commit student/")
     config = CONFIG_URL.search((ROOT / "_config.yml").read_text())
     if not config or config.group(0) != f"repository:\n  url: {course.url}\n  branch: {course.branch}":
         problems.append(f"_config.yml: repository should be url {course.url}, branch {course.branch}")
@@ -125,7 +183,8 @@ def write_notebook(course: Course, path: Path) -> bool:
 
 
 def write(course: Course) -> list[Path]:
-    """Put ``course`` into every notebook, the README, _config.yml and book/running.md; returns the changed files."""
+    """Put ``course`` into every notebook, the README, _config.yml and book/running.md, then write
+    the student editions the badges open; returns the changed files."""
     changed = [path for path in chapter_notebooks() if write_notebook(course, path)]
     edits = {
         ROOT / "README.md": lambda text: BADGE.sub(lambda m: course.badge_url(m["name"]), text),
@@ -138,7 +197,7 @@ def write(course: Course) -> list[Path]:
         if edit(text) != text:
             path.write_text(edit(text))
             changed.append(path)
-    return changed
+    return changed + write_student_editions(course)
 
 
 def pin(ref: str) -> Course:
@@ -181,7 +240,8 @@ def main() -> None:
         for path in write(course):
             print(f"wrote {path.relative_to(ROOT)}")
         return
-    problems = [p for path in chapter_notebooks() for p in notebook_problems(course, path)] + text_problems(course)
+    problems = ([p for path in chapter_notebooks() for p in notebook_problems(course, path)] + text_problems(course)
+                + student_problems(course))
     print("\n".join(problems) or f"every notebook installs {course.install_source} and opens {course.repository}@{course.branch}")
     note = release_drift(course)
     if note:
