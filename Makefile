@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= auto
-EDITION ?= instructor
+EDITION ?= student
 # Where the datasets and the FID weights live: the environment's GAN_DATA_ROOT when it is set (a
 # GPU runner's, say), else data/. `make data` provisions this folder and the chapters read it.
 ifeq ($(strip $(GAN_DATA_ROOT)),)
@@ -17,7 +17,7 @@ DATASETS ?= MNIST FashionMNIST
 
 .PHONY: book test lab setup setup-gpu gpu-check venv system data classifier student execute benchmark clean nbval-refresh
 
-book: setup ## execute every notebook in PROFILE (auto: gpu on a GPU, else cpu) and build the book (EDITION=student: no solutions)
+book: setup ## execute every notebook in PROFILE (auto: gpu on a GPU, else cpu) and build the public book (EDITION=instructor: with solutions)
 	$(PY) tools/book.py execute --profile $(PROFILE)
 	$(PY) tools/book.py build --profile $(PROFILE) --edition $(EDITION)
 
@@ -27,10 +27,11 @@ test: export GAN_DATA_ROOT := $(CURDIR)/data
 test: setup ## the whole test suite (CI runs exactly this); on the CPU, where nbval's numbers were recorded
 	GAN_PROFILE=smoke GAN_DEVICE=cpu $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
-# JupyterLab on the chapters with the course's kernel (.venv); it prints the URL to open.
+# JupyterLab on the chapters with the course's kernel (.venv); it prints the URL to open. The
+# student editions (student/) unless EDITION=instructor (notebooks/, with the solutions).
 # LAB_ARGS adds options, e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
-lab: setup ## open the chapters in JupyterLab (live widgets)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=python3 \
+lab: setup ## open the chapters in JupyterLab (live widgets; EDITION=instructor: with solutions)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(if $(filter instructor,$(EDITION)),notebooks,student) --MappingKernelManager.default_kernel_name=python3 \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 setup: venv system data
@@ -85,6 +86,8 @@ classifier-cifar: $(STAMP) ## retrain the shipped CIFAR-10 classifier (8 epochs:
 
 # Needs only nbformat: the course's venv if it is there, else any python3 that has nbformat, else a
 # small venv with nbformat alone. STUDENT_REPOSITORY=owner/name: where the Colab badges point.
+# student/ is committed: every public badge and the book's launch buttons open it, and
+# tests/test_release.py fails while it is older than notebooks/ (run this, then commit student/).
 student: ## write student editions (no solutions, hidden tests or answer keys) to student/
 	@if [ -x $(PY) ]; then py=$(PY); elif python3 -c 'import nbformat' 2>/dev/null; then py=python3; \
 	else test -x .venv-student/bin/python || { python3 -m venv .venv-student && .venv-student/bin/pip install --quiet nbformat; }; \
@@ -112,5 +115,6 @@ benchmark: setup ## loop overheads and images per second of the chapters' settin
 	$(PY) benchmarks/bench_conv_loop.py --chapter 03_dcgan_celeba
 	$(PY) benchmarks/bench_conv_steps.py
 
+# Generated files only: student/ is committed, .venv and .mathjax (the book's MathJax) are kept.
 clean:
-	rm -rf _build executed outputs student
+	rm -rf _build executed outputs

@@ -2,7 +2,8 @@
 
     python tools/book.py execute --profile auto     # executed/<profile>/*.ipynb, outputs/<profile>/<chapter>/
     python tools/book.py execute --profile cpu 02_conditional_gan   # one chapter
-    python tools/book.py build --profile cpu        # _build/html from executed/cpu
+    python tools/book.py build --profile cpu        # _build/html from executed/cpu: the student edition
+    python tools/book.py build --profile cpu --edition instructor   # solutions folded, answer keys shown
     python tools/book.py refresh-nbval              # store smoke outputs of nbval-checked cells
     python tools/book.py build --profile full --executed-dir DIR   # from copies gathered elsewhere (CI)
     python tools/book.py plan --profile full        # steps, FLOPs and estimated GPU time per chapter
@@ -17,14 +18,23 @@ the unexecuted notebook under a note saying which dataset is missing and how to 
 ``execute`` records each chapter's status (executed or skipped, profile, wall time, headline
 metric) in ``executed/<profile>/<chapter>.status.json``; ``build`` ends with a table of them.
 The tests pass ``image_folder`` (a stand-in folder of shapes, tools/standin.py) instead.
+
+The book is the **student edition** unless the instructor edition is asked for: each chapter as
+tools/coursework.py makes it (solutions stubbed, no hidden tests, no answer key), with the run's
+outputs, staged in student/ so that its Colab and Binder buttons open the committed student
+editions. Staging also tidies the outputs: the run's folders shown as ``OUT_DIR`` (and the other
+path parameters by their names), progress bars reduced to their final state, and a banner on
+every page run in ``smoke`` saying that its numbers mean nothing. MathJax is served from the
+book itself (npm's ``mathjax``, installed once into .mathjax/), so formulas render offline.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +47,19 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NBVAL_MARK = "# NBVAL_CHECK_OUTPUT"  # the older comment form; chapters now use the tag
 NBVAL_TAG = "nbval-check-output"  # the cell tag nbval honours: outputs compared, readers see no marker
+EDITIONS = {"student": "student", "instructor": "notebooks"}  # edition -> the folder its chapters sit in
+MATHJAX_VERSION = "3.2.2"  # npm's mathjax, served from the book (no CDN)
+MATHJAX = ROOT / ".mathjax"  # where npm installs it (git-ignored); each build copies what pages load
+# the combined TeX/MathML -> CommonHTML component (Sphinx's default), the components it loads on
+# demand and the CommonHTML fonts; not the speech rule engine (sre/) or the SVG output
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors")
+SMOKE_BANNER = """:::{admonition} A test run: the numbers on this page mean nothing
+:class: warning smoke-banner
+This page was executed in the `smoke` profile, a run of a few seconds that only checks that
+every cell works (image chapters train on made-up stand-in shapes). Its losses, scores and
+pictures, and any sentence about them, say nothing about what the chapter's GANs learn: the
+book built with `make book` (`cpu` or `gpu` profile) shows real runs.
+:::"""
 
 
 def nbval_checked(cell) -> bool:
@@ -155,21 +178,26 @@ def execute(profile: str, force: bool = False, notebooks: list[Path] | None = No
         start = time.perf_counter()
         running = executed.with_name(executed.stem + ".running.ipynb")  # renamed when it completes
         out_dir = (outputs_root or ROOT / "outputs") / profile / source.stem
-        papermill.execute_notebook(
-            str(source),
-            str(running),
-            parameters={
-                "PROFILE": profile,
-                "OUT_DIR": str(out_dir),
-                "INTERACTIVE": False,
-                **({"RESUME": False} if fresh_start else {}),
-                **({"IMAGE_FOLDER": str(folder)} if image_chapter and folder is not None else {}),
-                **(parameters or {}),
-            },
-            cwd=str(NOTEBOOKS),
-            kernel_name="python3",
-            progress_bar=False,
-        )
+        injected = {
+            "PROFILE": profile,
+            "OUT_DIR": str(out_dir),
+            "INTERACTIVE": False,
+            **({"RESUME": False} if fresh_start else {}),
+            **({"IMAGE_FOLDER": str(folder)} if image_chapter and folder is not None else {}),
+            **(parameters or {}),
+        }
+        # OUT_DIR holds the book's run of the chapter, whatever settings the book passes: the
+        # kernel counts them as the chapter's defaults (gan_helpers.profiles.run_folder)
+        declared = os.environ.get("GAN_RUN_DEFAULTS")
+        os.environ["GAN_RUN_DEFAULTS"] = json.dumps({k.lower(): v for k, v in injected.items()},
+                                                   default=str)
+        try:
+            papermill.execute_notebook(str(source), str(running), parameters=injected,
+                                       cwd=str(NOTEBOOKS), kernel_name="python3", progress_bar=False)
+        finally:
+            os.environ.pop("GAN_RUN_DEFAULTS")
+            if declared is not None:
+                os.environ["GAN_RUN_DEFAULTS"] = declared
         running.replace(executed)
         seconds = time.perf_counter() - start
         write_status(target, source.stem, status="executed", reason="", profile=profile, seconds=round(seconds, 1),
@@ -212,52 +240,173 @@ def summary_table(profile: str, executed_dir: Path | None = None) -> str:
     return "\n".join(rows)
 
 
-def stage(profile: str, executed_dir: Path | None = None, edition: str = "instructor") -> Path:
-    """Copy the book's pages and the executed notebooks into _build/src (the book's source).
+def machine_paths(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """The absolute paths of the machine that ran ``notebook`` -> how its page shows them: each
+    path parameter papermill passed by its name (``OUT_DIR``, ``IMAGE_FOLDER``, ...), the folder
+    above OUT_DIR (where chapter 6 reads the others) as ``OUT_DIR/..``, the repository as ``.``."""
+    parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
+    shown = {str(ROOT): "."}
+    if isinstance(parameters.get("OUT_DIR"), str):
+        shown[str(Path(parameters["OUT_DIR"]).parent)] = "OUT_DIR/.."
+    for name, value in parameters.items():
+        if isinstance(value, str) and os.path.isabs(value) and len(value) > 1:
+            shown[value.rstrip("/")] = name
+    return shown
 
-    ``edition="student"``: each chapter as its student edition (tools/coursework.py), outputs kept
-    except those of solutions and checks: no solutions, hidden tests or answer keys."""
+
+def collapse_progress(text: str) -> str:
+    """Each line as a terminal leaves it: a progress bar's carriage returns keep only its final
+    state (one "100%" line instead of "0%" and "100%")."""
+    lines = []
+    for line in text.split("\n"):
+        states = [state for state in line.split("\r") if state]
+        lines.append(states[-1] if states else "")
+    return "\n".join(lines)
+
+
+def tidy_outputs(notebook: nbformat.NotebookNode, shown: dict[str, str]) -> None:
+    """In place: consecutive stream outputs merged and their progress bars collapsed; every path
+    of ``shown`` (longest first, whole path segments only) replaced in text outputs."""
+    keys = sorted(shown, key=len, reverse=True)
+    pattern = re.compile("(?:" + "|".join(re.escape(key) for key in keys) + r")(?![\w-])") if keys else None
+    replace = (lambda text: pattern.sub(lambda m: shown[m.group(0)], text)) if pattern else (lambda text: text)
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for output in cell.outputs:
+            previous = outputs[-1] if outputs else None
+            if (output.output_type == "stream" and previous is not None and previous.output_type == "stream"
+                    and previous.name == output.name):
+                previous.text += output.text
+            else:
+                outputs.append(output)
+        for output in outputs:
+            if output.output_type == "stream":
+                output.text = replace(collapse_progress(output.text))
+            elif output.output_type == "error":
+                output.evalue = replace(output.evalue)
+                output.traceback = [replace(line) for line in output.traceback]
+            else:
+                for mime, value in output.get("data", {}).items():
+                    if isinstance(value, str) and not mime.startswith("image/"):
+                        output.data[mime] = replace(value)
+        cell.outputs = outputs
+
+
+def add_smoke_banner(notebook: nbformat.NotebookNode) -> None:
+    """In place: SMOKE_BANNER right under the chapter's title (or first, if it has none)."""
+    first = notebook.cells[0] if notebook.cells else None
+    if first is not None and first.cell_type == "markdown" and first.source.startswith("# "):
+        title, _, rest = first.source.partition("\n")
+        first.source = f"{title}\n\n{SMOKE_BANNER}\n{rest}"
+    else:
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell(SMOKE_BANNER, id="smoke-banner"))
+
+
+def chapter_page(executed: nbformat.NotebookNode, profile: str, edition: str) -> nbformat.NotebookNode:
+    """An executed chapter as the book shows it: no papermill cell or nbval marker, machine paths
+    shown by name, progress bars collapsed, the smoke banner when it ran in smoke, and, in the
+    student edition, no solutions, hidden tests or answer keys."""
+    # papermill's injected cell holds machine paths; the run's settings are shown by the
+    # notebook's own config table, so the book leaves the injected cell out
+    executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    for cell in executed.cells:  # nbval's older comment marker is for the tests, not readers
+        cell.source = cell.source.replace(NBVAL_MARK + "\n", "")
+    tidy_outputs(executed, machine_paths(executed))
+    if executed.metadata.get("papermill", {}).get("parameters", {}).get("PROFILE", profile) == "smoke":
+        add_smoke_banner(executed)
+    if edition == "student":
+        import coursework
+
+        executed = coursework.student_edition(executed, keep_outputs=True)
+    return executed
+
+
+def stage(profile: str, executed_dir: Path | None = None, edition: str = "student", out: Path | None = None) -> Path:
+    """Copy the book's pages and the executed chapters into ``out``/_build/src (the book's source;
+    ``out`` is the repository unless given), each chapter as :func:`chapter_page` makes it.
+
+    The student edition's chapters sit in student/ (the instructor's in notebooks/), so that the
+    launch buttons, made from a page's path, open the committed student editions."""
+    if edition not in EDITIONS:
+        raise SystemExit(f"edition {edition!r}: expected one of {sorted(EDITIONS)}")
     executed_dir = executed_dir or ROOT / "executed" / profile
     skipped = {nb.stem: status["missing"] for nb in chapter_notebooks()
                if (status := read_status(executed_dir, nb.stem)) and status["status"] == "skipped"}
     missing = [nb.name for nb in chapter_notebooks() if not (executed_dir / nb.name).exists() and nb.stem not in skipped]
     if missing:
         raise SystemExit(f"not executed yet in profile {profile}: {missing}; run `python tools/book.py execute --profile {profile}`")
-    src = ROOT / "_build" / "src"
+    src = Path(out or ROOT) / "_build" / "src"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
+    folder = EDITIONS[edition]
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, src / name)
     shutil.copytree(ROOT / "book", src / "book")
-    (src / "notebooks").mkdir()
+    shutil.copytree(ROOT / "_static", src / "_static")
+    if folder != "notebooks":  # the table of contents and the pages' links name the chapters' folder
+        for path in [src / "_toc.yml", *(src / "book").glob("*.md")]:
+            text = path.read_text()
+            path.write_text(text.replace("file: notebooks/", f"file: {folder}/").replace("../notebooks/", f"../{folder}/"))
+    (src / folder).mkdir()
     for notebook in chapter_notebooks():
         if notebook.stem in skipped:
-            nbformat.write(skipped_page(notebook, skipped[notebook.stem]), src / "notebooks" / notebook.name)
-            continue
-        executed = nbformat.read(executed_dir / notebook.name, as_version=4)
-        # papermill's injected cell holds machine paths; the run's settings are shown by the
-        # notebook's own config table, so the book leaves the injected cell out
-        executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-        for cell in executed.cells:  # nbval's older comment marker is for the tests, not readers
-            cell.source = cell.source.replace(NBVAL_MARK + "\n", "")
-        if edition == "student":
-            import coursework
+            page = skipped_page(notebook, skipped[notebook.stem])
+            if edition == "student":
+                import coursework
 
-            executed = coursework.student_edition(executed, keep_outputs=True)
-        nbformat.write(executed, src / "notebooks" / notebook.name)
+                page = coursework.student_edition(page)
+        else:
+            page = chapter_page(nbformat.read(executed_dir / notebook.name, as_version=4), profile, edition)
+        nbformat.write(page, src / folder / notebook.name)
     return src
 
 
-def build(profile: str, executed_dir: Path | None = None, edition: str = "instructor") -> Path:
-    """Build _build/html with warnings treated as errors (``edition``: instructor or student)."""
+def mathjax() -> Path | None:
+    """MathJax's es5 folder, installed by npm into .mathjax/ the first time (MATHJAX_VERSION);
+    None, with a line saying why, where npm is missing or cannot install it."""
+    package = MATHJAX / "node_modules" / "mathjax"
+    installed = json.loads((package / "package.json").read_text())["version"] if (package / "package.json").exists() else None
+    if installed == MATHJAX_VERSION:
+        return package / "es5"
+    npm = shutil.which("npm")
+    why = "npm is not installed" if npm is None else None
+    if npm is not None:
+        print(f"installing MathJax {MATHJAX_VERSION} into {MATHJAX} (npm, once)", flush=True)
+        result = subprocess.run([npm, "install", "--prefix", str(MATHJAX), "--no-save", "--no-audit", "--no-fund",
+                                 "--loglevel=error", f"mathjax@{MATHJAX_VERSION}"])
+        why = f"`npm install mathjax@{MATHJAX_VERSION}` failed (exit {result.returncode})" if result.returncode else None
+    if why:
+        print(f"{why}: this book loads MathJax from a CDN, so its formulas need internet to render. For a book "
+              "that works offline, install Node.js's npm (`make system` does on Debian) and build again.")
+        return None
+    return package / "es5"
+
+
+def build(profile: str, executed_dir: Path | None = None, edition: str = "student", out: Path | None = None) -> Path:
+    """Build ``out``/_build/html (``out``: the repository unless given) with warnings treated as
+    errors; ``edition``: student (the public book) or instructor. Returns its index.html."""
     profile = resolve(profile)
-    src = stage(profile, executed_dir, edition)
+    out = Path(out or ROOT)
+    es5 = mathjax()
+    src = stage(profile, executed_dir, edition, out)
+    if es5 is None:  # _config.yml's local mathjax_path would find nothing: the CDN's copy of the same version
+        config = src / "_config.yml"
+        config.write_text(config.read_text().replace(
+            "mathjax_path: mathjax/", f"mathjax_path: https://cdn.jsdelivr.net/npm/mathjax@{MATHJAX_VERSION}/es5/"))
+    html = out / "_build" / "html"
+    shutil.rmtree(html, ignore_errors=True)  # no page of another edition or chapter set survives
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book), "build", str(src), "--path-output", str(ROOT), "-W", "--keep-going", "--quiet"]
+    command = [str(jupyter_book), "build", str(src), "--path-output", str(out), "-W", "--keep-going", "--quiet"]
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"jupyter-book build failed (exit {result.returncode})")
-    index = ROOT / "_build" / "html" / "index.html"
+    for part in MATHJAX_PARTS if es5 else ():  # _config.yml's mathjax_path points here
+        source, target = es5 / part, html / "_static" / "mathjax" / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if source.is_dir() else shutil.copy2)(source, target)
+    index = html / "index.html"
     print(f"The book ({edition} edition, {profile} profile) is at {index}\nOpen it with: python -m webbrowser file://{index}")
     print(f"\n{summary_table(profile, executed_dir)}")
     return index
@@ -321,8 +470,9 @@ def main() -> None:
             p.add_argument("--out-root", type=Path, help="executed copies go to OUT_ROOT/<profile> (default: executed/)")
             p.add_argument("--outputs-root", type=Path, help="each chapter's OUT_DIR in OUTPUTS_ROOT/<profile> (default: outputs/)")
         else:
-            p.add_argument("--edition", choices=("instructor", "student"), default="instructor",
-                           help="student: no solutions, hidden tests or answer keys (default: instructor)")
+            p.add_argument("--edition", choices=sorted(EDITIONS), default="student",
+                           help="student (the public book, the default): no solutions, hidden tests or answer "
+                           "keys; instructor: solutions folded, answer keys shown")
             p.add_argument("--executed-dir", type=Path,
                            help="the executed copies, e.g. gathered from one CI job per chapter (default: executed/<profile>)")
     plan = sub.add_parser("plan", help="per chapter: steps, images, training FLOPs and estimated times on GPUs (tools/plan.py)")
