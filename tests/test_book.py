@@ -32,6 +32,8 @@ def fake_run(executed_dir: Path, machine: Path, profile: str = "smoke") -> Path:
         notebook.metadata["papermill"] = {"parameters": {
             "PROFILE": profile, "OUT_DIR": str(out_dir), "INTERACTIVE": False,
             "IMAGE_FOLDER": str(machine / "standin" / "shapes")}}
+        # a copy executed before the badges moved to student/: its badge opens the instructor edition
+        notebook.cells[0].source = notebook.cells[0].source.replace("/blob/main/student/", "/blob/main/notebooks/")
         code = next(cell for cell in notebook.cells if cell.cell_type == "code")
         code.outputs = [
             NEW.new_output("stream", name="stdout", text=f"this run's folder: {out_dir}\n"),
@@ -75,6 +77,9 @@ def test_the_student_edition_is_staged_where_the_launch_buttons_find_the_committ
     assert not (src / "notebooks").exists()
     for path in CHAPTERS:  # the launch buttons open <repository>/blob/<branch>/<page's path>.ipynb
         assert (book.ROOT / "student" / path.name).is_file(), f"student/{path.name} is not committed: run make student"
+    badge = nbformat.read(src / "student" / "01_vanilla_gan.ipynb", as_version=4).cells[0].source
+    assert "colab.research.google.com/github/gan-course/gan-course/blob/main/student/01_vanilla_gan.ipynb" in badge
+    assert "/notebooks/" not in badge
     toc = (src / "_toc.yml").read_text()
     assert "file: student/01_vanilla_gan" in toc and "notebooks/" not in toc
     intro = (src / "book" / "intro.md").read_text()
@@ -106,6 +111,7 @@ def test_pages_show_the_run_folders_by_name_and_one_line_per_progress_bar(staged
         notebook = nbformat.read(page, as_version=4)
         text = page_text(notebook)
         assert str(machine) not in text and "pytest-of" not in text, page.name
+        assert str(machine) not in page.read_text(), f"{page.name}: the metadata names the machine"
         code = next(cell for cell in notebook.cells if cell.cell_type == "code" and cell.outputs)
         stream, result = code.outputs
         assert stream.text == ("this run's folder: OUT_DIR\ncheckpoints go to OUT_DIR/checkpoint.pt\n"
@@ -199,6 +205,9 @@ def test_the_public_book_holds_no_hidden_tests_answer_keys_or_machine_paths(buil
     pages = sorted(built_book.rglob("*.html"))
     assert len(pages) >= len(CHAPTERS) + 4
     machine = str(executed_smoke["outputs"].parent)
+    for path in built_book.rglob("*"):  # pages, their notebooks to download, the search index
+        if path.suffix in (".html", ".ipynb", ".js", ".txt"):
+            assert machine not in path.read_text(errors="replace"), path.relative_to(built_book)
     for page in pages:
         text = BeautifulSoup(page.read_text(), "html.parser").get_text()
         name = page.relative_to(built_book).as_posix()

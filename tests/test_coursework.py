@@ -304,9 +304,12 @@ def test_grade_command_writes_a_report_per_submission_and_a_class_summary(tmp_pa
     nbformat.write(rebuilt, tmp_path / "bob" / "01_synthetic.ipynb")
     command = [sys.executable, "tools/coursework.py", "grade", str(tmp_path / "ann" / "01_synthetic.ipynb"),
                str(tmp_path / "bob" / "01_synthetic.ipynb"), "--instructor", str(instructor), "--out", str(tmp_path / "out")]
-    subprocess.run(command, check=True, cwd=book.ROOT, capture_output=True)
+    done = subprocess.run(command, cwd=book.ROOT, capture_output=True, text=True)
+    assert done.returncode == coursework.NOT_ALL_GRADED, done.stderr  # ann's could not be read
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert written == ["ann-01_synthetic.csv", "ann-01_synthetic.md", "bob-01_synthetic.csv", "bob-01_synthetic.graded.ipynb",
                        "bob-01_synthetic.md", "grades.csv", "summary.csv", "summary.md"]
-    assert "| 01_synthetic | 1 · add | 0 / 2 | 0 of 2 |" in (tmp_path / "out" / "summary.md").read_text()
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "| 01_synthetic | 1 · add | 0 / 2 | 0 of 1 |" in summary  # bob's: ann's file was not graded
+    assert "| ann | " in summary.split("## Could not be graded (1)")[1]
     assert "| 3 · neg | 0 / 1 | MISSING |" in (tmp_path / "out" / "bob-01_synthetic.md").read_text()

@@ -314,12 +314,20 @@ def chapter_page(executed: nbformat.NotebookNode, profile: str, edition: str) ->
     for cell in executed.cells:  # nbval's older comment marker is for the tests, not readers
         cell.source = cell.source.replace(NBVAL_MARK + "\n", "")
     tidy_outputs(executed, machine_paths(executed))
-    if executed.metadata.get("papermill", {}).get("parameters", {}).get("PROFILE", profile) == "smoke":
+    # papermill's records (its parameters, input and output paths, timings) stay out of the page's
+    # downloadable notebook: they name the machine that ran it
+    run = executed.metadata.pop("papermill", {})
+    for cell in executed.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    if run.get("parameters", {}).get("PROFILE", profile) == "smoke":
         add_smoke_banner(executed)
     if edition == "student":
         import coursework
 
-        executed = coursework.student_edition(executed, keep_outputs=True)
+        # its Colab badge, like the launch buttons, opens the committed student edition
+        badge = coursework.student_badge(ROOT / EDITIONS["student"])
+        executed = coursework.student_edition(executed, badge=badge, keep_outputs=True)
     return executed
 
 

@@ -1,7 +1,7 @@
 """Student editions of the chapters (solutions and hidden tests out), and grading.
 
     python tools/coursework.py student notebooks student              # what `make student` runs
-    python tools/coursework.py grade submissions/*.ipynb --out outputs/grades
+    python tools/coursework.py grade submissions/ export.zip --out outputs/grades
 
 In the instructor's notebooks (notebooks/), each solution sits in a code cell tagged
 ``solution`` between ``### BEGIN SOLUTION`` and ``### END SOLUTION``. The student edition
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -34,6 +35,7 @@ HIDDEN_NOTE = "{indent}# (hidden tests: more cases are checked when the notebook
 NBVAL_COMMENT = re.compile(r"^[ \t]*# NBVAL_CHECK_OUTPUT[ \t]*\n", re.M)  # older chapters' nbval marker
 ANSWER_KEY = "answer-key"  # tag of the markdown cells that hold the instructor's answers
 ROOT = Path(__file__).resolve().parents[1]
+NOT_ALL_GRADED = 3  # `grade`'s exit status when some submissions could not be graded (summary.md lists them)
 # a Colab badge's target: https://colab.research.google.com/github/<owner>/<name>/blob/<ref>/<path>.ipynb
 COLAB = re.compile(r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w./-]+?/(?:[\w.-]+/)*(?P<name>[\w.-]+\.ipynb)")
 
@@ -194,9 +196,12 @@ def main() -> None:
                          "Colab badges (default: the course's, from tools/course.toml)")
     student.add_argument("--branch", help="the branch there (default: the course's)")
     grader = sub.add_parser("grade", help="grade submissions against the instructor editions")
-    grader.add_argument("submissions", type=Path, nargs="+")
-    grader.add_argument("--instructor", type=Path, help="the instructor edition (default: notebooks/NN_*.ipynb, "
-                        "NN from the submission's file name)")
+    grader.add_argument("submissions", type=Path, nargs="+", help="notebooks, folders of them (a folder per "
+                        "student, or name__file.ipynb) and zips (an LMS export)")
+    grader.add_argument("--instructor", type=Path, help="the instructor edition for every submission (default: "
+                        "the chapter each names in its metadata, else in its file name)")
+    grader.add_argument("--notebooks", type=Path, default=ROOT / "notebooks",
+                        help="the folder of instructor editions NN_*.ipynb (default: the course's notebooks/)")
     grader.add_argument("--profile", default="smoke", help="PROFILE parameter of the chapters (default smoke)")
     grader.add_argument("--cell-timeout", type=float, default=300, help="seconds a cell may run (default 300)")
     grader.add_argument("--time-limit", type=float, default=1200, help="seconds a notebook may run (default 1200)")
@@ -207,8 +212,13 @@ def main() -> None:
     else:
         import grading  # the course's environment: nbclient, a kernel with gan_helpers
 
-        grading.grade_and_report(args.submissions, args.out, instructor=args.instructor, profile=args.profile,
-                                 cell_timeout=args.cell_timeout, time_limit=args.time_limit)
+        try:
+            results = grading.grade_and_report(
+                args.submissions, args.out, instructor=args.instructor, notebooks=args.notebooks,
+                profile=args.profile, cell_timeout=args.cell_timeout, time_limit=args.time_limit)
+        except (ValueError, grading.SetupError) as error:  # nothing to grade, or no kernel to grade with
+            sys.exit(f"error: {error}")
+        sys.exit(NOT_ALL_GRADED if any(r.problem for r in results) else 0)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import re
 import secrets
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,10 +82,25 @@ class Outcome:
 
 @dataclass
 class Grade:
+    """One submission's result; ``problem`` (why it could not be graded, and what to do) is empty
+    for a graded one. ``source`` is where the instructor handed it in (a path, or the zip and the
+    path inside it); ``submission`` is the file read (for a zip's, a temporary copy)."""
+
     submission: Path
-    instructor: Path
+    instructor: Path | None
     outcomes: list[Outcome]
     notes: list[str] = field(default_factory=list)  # what the instructor should know or read
+    student: str = ""
+    source: str = ""
+    problem: str = ""
+
+    def __post_init__(self):
+        self.student = self.student or self.submission.stem
+        self.source = self.source or str(self.submission)
+
+    @property
+    def chapter(self) -> str:
+        return self.instructor.stem if self.instructor else "?"
 
     @property
     def earned(self) -> int:
@@ -112,14 +128,65 @@ def instructor_checks(notebook: nbformat.NotebookNode) -> list[Check]:
     return checks
 
 
+class SetupError(RuntimeError):
+    """The grader cannot run here at all (no kernel with the course's helpers): stop the class."""
+
+
+class Unreadable(ValueError):
+    """A submission that is not a notebook Jupyter can open."""
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``; `Unreadable` saying why and what to do when it is none."""
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        if not isinstance(notebook.get("cells"), list):
+            raise ValueError("it has no list of cells")
+    except Exception as error:
+        raise Unreadable(f"not a readable notebook ({type(error).__name__}: {str(error)[:200]}): ask the "
+                         "student to download it again (Colab: File > Download > Download .ipynb) "
+                         "and hand it in once more") from None
+    return notebook
+
+
+def chapters(notebooks: Path) -> dict[str, Path]:
+    """{chapter name: instructor edition} for the notebooks/NN_*.ipynb in ``notebooks``."""
+    return {path.stem: path for path in sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))}
+
+
+def chapter_from_name(name: str, known: dict[str, Path]) -> Path | None:
+    """The one chapter a file name names anywhere in it ("Copy of 02_conditional_gan.ipynb",
+    "alice_02_conditional_gan.ipynb", "02_gan-1.ipynb"): its stem, else its NN_; None if no one."""
+    by_stem = [path for stem, path in known.items() if stem.lower() in name.lower()]
+    numbers = set(re.findall(r"(?<!\d)(\d\d)_", name))
+    by_number = [path for stem, path in known.items() if stem[:2] in numbers]
+    found = by_stem if len(by_stem) == 1 else by_number
+    return found[0] if len(found) == 1 else None
+
+
 def find_instructor(submission: Path, notebooks: Path = ROOT / "notebooks") -> Path:
-    """notebooks/NN_*.ipynb for a submission whose file name starts with NN_."""
-    match = re.match(r"(\d\d)_", submission.name)
-    found = sorted(notebooks.glob(f"{match.group(1)}_*.ipynb")) if match else []
-    if len(found) != 1:
-        raise ValueError(f"{submission}: cannot tell which chapter this is from its name; "
-                         "name it like the chapter (01_vanilla_gan.ipynb) or pass --instructor")
-    return found[0]
+    """The instructor edition of a submission's chapter: the one its notebook metadata names
+    (``gan_course.chapter``, in every edition and kept by Colab's "Save a copy"), else the one
+    its file name names. A ValueError says why none fits and what to do."""
+    known, unreadable = chapters(notebooks), None
+    try:
+        chapter = read_submission(submission).metadata.get("gan_course", {}).get("chapter")
+    except Unreadable as error:
+        chapter, unreadable = None, error
+    if chapter:
+        if chapter in known:
+            return known[chapter]
+        raise ValueError(f"its metadata names the chapter {chapter!r}, which {notebooks} does not have "
+                         f"({', '.join(known) or 'no NN_*.ipynb'}): grade it with --instructor PATH")
+    by_name = chapter_from_name(submission.name, known)
+    if by_name:
+        return by_name
+    if unreadable:
+        raise unreadable
+    raise ValueError("cannot tell which chapter this is: its notebook metadata names none (it was not "
+                     "started from a course notebook, or from an old edition) and neither does its file "
+                     "name; grade this file on its own with --instructor notebooks/NN_....ipynb, or rename "
+                     "it to contain the chapter's name (like 02_conditional_gan.ipynb)")
 
 
 def assemble(submission: nbformat.NotebookNode, instructor: nbformat.NotebookNode, checks: list[Check],
@@ -214,7 +281,7 @@ async def _execute(notebook, cwd: Path, cell_timeout: float, time_limit: float) 
         reply = await client.kc.execute("import gan_helpers.coursework", store_history=False, reply=True,
                                         timeout=300)
         if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"the grading kernel cannot import gan_helpers ({reply['content'].get('evalue')}): "
+            raise SetupError(f"the grading kernel cannot import gan_helpers ({reply['content'].get('evalue')}): "
                                "run the grader with the course's environment (make setup; .venv/bin/python)")
         deadline, stop = time.monotonic() + time_limit, ""
         for index, cell in enumerate(notebook.cells):
@@ -308,19 +375,22 @@ def flags(submission: nbformat.NotebookNode, checks: list[Check]) -> list[str]:
 
 
 def grade(submission: Path, instructor: Path | None = None, profile: str = "smoke",
-          cell_timeout: float = 300, time_limit: float = 1200, executed: Path | None = None) -> Grade:
-    """Grade one submitted notebook against ``instructor`` (default: the chapter it is named after).
+          cell_timeout: float = 300, time_limit: float = 1200, executed: Path | None = None,
+          notebooks: Path = ROOT / "notebooks") -> Grade:
+    """Grade one submitted notebook against ``instructor`` (default: its chapter in ``notebooks``,
+    see `find_instructor`; a ValueError when there is none).
 
     ``executed``: where to save the graded notebook as it ran (for reading it), if anywhere.
+    An unreadable submission scores 0 in every exercise (NOT RUN), with its ``problem`` set.
     """
-    instructor = instructor or find_instructor(submission)
+    instructor = instructor or find_instructor(submission, notebooks)
     source = nbformat.read(instructor, as_version=4)
     checks = instructor_checks(source)
     try:
-        student = nbformat.read(submission, as_version=4)
-    except Exception as error:  # a broken upload is graded, not a reason to stop the class's grading
-        why = f"the submission is not a readable notebook ({type(error).__name__}: {error})"
-        return Grade(submission, instructor, [Outcome(n, p, NOT_RUN, why) for c in checks for n, p in c.exercises])
+        student = read_submission(submission)
+    except Unreadable as error:
+        outcomes = [Outcome(n, p, NOT_RUN, str(error)) for c in checks for n, p in c.exercises]
+        return Grade(submission, instructor, outcomes, problem=str(error))
     tokens = {check.cell_id: secrets.token_hex(16) for check in checks}
     with tempfile.TemporaryDirectory(prefix="grading-") as tmp:
         cwd = Path(tmp)
@@ -342,14 +412,20 @@ def grade(submission: Path, instructor: Path | None = None, profile: str = "smok
 
 
 def write_report(result: Grade, out_dir: Path, label: str) -> None:
-    """``label.csv`` (one row per exercise) and ``label.md`` (the same, with totals and notes)."""
+    """``label.csv`` (one row per exercise) and ``label.md`` (the same, with totals and notes;
+    for a submission that could not be graded, why and what to do)."""
     rows = [{"exercise": o.exercise, "points": o.earned, "max_points": o.points, "status": o.status,
              "reason": o.reason} for o in result.outcomes]
     _write_csv(out_dir / f"{label}.csv", rows, ["exercise", "points", "max_points", "status", "reason"])
-    lines = [f"# {result.submission}", "",
-             f"Graded against `{result.instructor}`: **{result.earned} of {result.total} points**.", "",
-             "| Exercise | Points | Status | Why |", "| --- | --- | --- | --- |"]
-    lines += [f"| {o.exercise} | {o.earned} / {o.points} | {o.status} | {_cell(o.reason)} |" for o in result.outcomes]
+    lines = [f"# {result.student}: {result.source}", ""]
+    if result.problem:
+        lines += [f"**Not graded**: {result.problem}", ""]
+    if result.instructor:
+        lines += [f"Graded against `{result.instructor}`: **{result.earned} of {result.total} points**.", ""]
+    if result.outcomes:
+        lines += ["| Exercise | Points | Status | Why |", "| --- | --- | --- | --- |"]
+        lines += [f"| {o.exercise} | {o.earned} / {o.points} | {o.status} | {_cell(o.reason)} |"
+                  for o in result.outcomes]
     if result.notes:
         lines += ["", "Notes:", ""] + [f"- {_cell(note)}" for note in result.notes]
     (out_dir / f"{label}.md").write_text("\n".join(lines) + "\n")
@@ -357,11 +433,13 @@ def write_report(result: Grade, out_dir: Path, label: str) -> None:
 
 def write_summary(results: list[Grade], out_dir: Path) -> list[dict]:
     """The class summary: ``grades.csv`` (one row per submission), ``summary.csv`` (one row per
-    exercise: mean points and share passed, hardest first) and ``summary.md`` (both tables)."""
+    exercise over the graded submissions: mean points and share passed, hardest first) and
+    ``summary.md`` (both tables, then the submissions that could not be graded, and why)."""
+    graded, failed = [r for r in results if not r.problem], [r for r in results if r.problem]
     per_exercise: dict[tuple, list[Outcome]] = {}
-    for result in results:
+    for result in graded:
         for o in result.outcomes:
-            per_exercise.setdefault((result.instructor.stem, o.exercise), []).append(o)
+            per_exercise.setdefault((result.chapter, o.exercise), []).append(o)
     summary = [{"chapter": chapter, "exercise": name, "max_points": found[0].points, "submissions": len(found),
                 "passed": sum(o.status == PASSED for o in found),
                 "mean_points": round(sum(o.earned for o in found) / len(found), 3)}
@@ -369,33 +447,185 @@ def write_summary(results: list[Grade], out_dir: Path) -> list[dict]:
     summary.sort(key=lambda row: row["mean_points"] / row["max_points"])
     _write_csv(out_dir / "summary.csv", summary, list(summary[0]) if summary else ["chapter", "exercise"])
     names = list(dict.fromkeys(o.exercise for r in results for o in r.outcomes))
-    grades = [{"submission": str(r.submission), "chapter": r.instructor.stem, "points": r.earned,
-               "max_points": r.total, **{o.exercise: o.status for o in r.outcomes}, "notes": " | ".join(r.notes)}
-              for r in results]
-    _write_csv(out_dir / "grades.csv", grades, ["submission", "chapter", "points", "max_points", *names, "notes"])
-    lines = ["# Class summary", "", f"{len(results)} submissions. Per exercise, hardest first:", "",
+    grades = [{"student": r.student, "submission": r.source, "chapter": r.chapter, "points": r.earned,
+               "max_points": r.total, **{o.exercise: o.status for o in r.outcomes}, "problem": r.problem,
+               "notes": " | ".join(r.notes)} for r in results]
+    _write_csv(out_dir / "grades.csv", grades,
+               ["student", "submission", "chapter", "points", "max_points", *names, "problem", "notes"])
+    lines = ["# Class summary", "", count_line(results), "",
+             "Per exercise, over the graded submissions, hardest first:", "",
              "| Chapter | Exercise | Mean points | Passed |", "| --- | --- | --- | --- |"]
     lines += [f"| {s['chapter']} | {s['exercise']} | {s['mean_points']:g} / {s['max_points']} | "
               f"{s['passed']} of {s['submissions']} |" for s in summary]
-    lines += ["", "| Submission | Points | Notes |", "| --- | --- | --- |"]
-    lines += [f"| {r.submission} | {r.earned} / {r.total} | {len(r.notes)} |" for r in results]
+    lines += ["", "| Student | Submission | Chapter | Points | Notes |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {_cell(r.student)} | {_cell(r.source)} | {r.chapter} | {r.earned} / {r.total} | {len(r.notes)} |"
+              for r in graded]
+    if failed:
+        lines += ["", f"## Could not be graded ({len(failed)})", "",
+                  "| Student | Submission | Why, and what to do |", "| --- | --- | --- |"]
+        lines += [f"| {_cell(r.student)} | {_cell(r.source)} | {_cell(r.problem)} |" for r in failed]
     (out_dir / "summary.md").write_text("\n".join(lines) + "\n")
     return summary
 
 
-def grade_and_report(submissions: list[Path], out_dir: Path, instructor: Path | None = None, **options) -> list[Grade]:
-    """Grade every submission, write its reports and the executed copy to ``out_dir``, then the summary."""
+def count_line(results: list[Grade]) -> str:
+    """"N submissions from S students: G graded, F could not be graded (...)"."""
+    failed = sum(bool(r.problem) for r in results)
+    students = len({r.student for r in results})
+    line = (f"{len(results)} submission{'s' * (len(results) != 1)} from {students} "
+            f"student{'s' * (students != 1)}: {len(results) - failed} graded")
+    return line + (f", {failed} could not be graded (listed in summary.md)" if failed else "") + "."
+
+
+# --- collecting a class's submissions ---------------------------------------------------------
+
+@dataclass
+class Submission:
+    """A file handed in: where it lies here, whose it is, and where the instructor got it."""
+
+    path: Path
+    student: str
+    source: str
+
+
+CANVAS = re.compile(r"^(?P<student>[^_]+)(?:_late)?_\d+_\d+_(?P<file>.+)$", re.I)  # Canvas's download
+CLASSROOM = re.compile(r"^(?P<student>.+?) - (?P<file>.+)$")  # Classroom's per-student copy "Name - file"
+IGNORED = ("__MACOSX", ".ipynb_checkpoints")
+
+
+def named_student(name: str) -> str | None:
+    """The student a file name names: ``alice__02.ipynb``, Canvas's ``alice_12345_67890_02.ipynb``
+    (``_late_`` too), Classroom's per-student copy ``Alice Smith - 02.ipynb``; else None."""
+    if "__" in name.strip("_"):
+        return name.strip("_").split("__", 1)[0]
+    canvas = CANVAS.match(name)
+    if canvas:
+        return canvas["student"]
+    classroom = CLASSROOM.match(name)
+    if classroom and not re.search(r"(?<!\d)\d\d_", classroom["student"]):  # not "02_gan - v2.ipynb"
+        return classroom["student"]
+    return None
+
+
+def _attribute(found: list[tuple[tuple[str, ...], Path, str]]) -> list[Submission]:
+    """Submissions from (path parts inside one collected folder or zip, file here, source). The
+    student is the one the file name names, else the first folder (a folder per student), else
+    the file's own name. Folders every file sits in (an export's wrapper, like "Homework 2/") are
+    no student's, except where a file would be left with neither its name nor a folder to tell."""
+    if not found:
+        return []
+    folders = [parts[:-1] for parts, _, _ in found]
+    names = [named_student(parts[-1]) for parts, _, _ in found]
+    common = max(0, min([len(f) for f in folders] + [len(f) - 1 for f, name in zip(folders, names) if not name]))
+    while common and any(f[:common] != folders[0][:common] for f in folders):
+        common -= 1
+    return [Submission(path, name or (parts[common] if len(parts) - 1 > common else Path(parts[-1]).stem), source)
+            for (parts, path, source), name in zip(found, names)]
+
+
+def _visible(parts: tuple[str, ...]) -> bool:
+    return not any(part.startswith(".") or part in IGNORED for part in parts)
+
+
+def _from_zip(archive: Path, workdir: Path) -> list[Submission]:
+    """Every notebook in a zip (an LMS export), copied under ``workdir`` by a name of our own."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(archive) as opened:
+            members = [m for m in opened.infolist() if not m.is_dir()]
+            found = []
+            for member in members:  # each in a folder of its own, by its base name: none lands outside
+                parts = tuple(p for p in member.filename.replace("\\", "/").split("/") if p)
+                if not (parts and _visible(parts) and parts[-1].lower().endswith(".ipynb")):
+                    continue
+                target = Path(tempfile.mkdtemp(dir=workdir)) / parts[-1]
+                target.write_bytes(opened.read(member))
+                found.append((parts, target, f"{archive}: {'/'.join(parts)}"))
+    except zipfile.BadZipFile as error:
+        raise ValueError(f"{archive} is not a zip file Python can open ({error}): download the export "
+                         "again, or unpack it and pass the folder") from None
+    return _attribute(found)
+
+
+def collect(paths: list[Path], workdir: Path, skip: Path | None = None) -> list[Submission]:
+    """The notebooks in ``paths``: files, folders (searched through; zips in them opened) and zips
+    (LMS exports, unpacked into ``workdir``), each with its student (`_attribute`). ``skip``: a
+    folder to leave out (the reports' own). A path that does not exist is a ValueError."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    files = [p for p in paths if p.is_file() and p.suffix.lower() != ".zip"]
+    zips = [p for p in paths if p.is_file() and p.suffix.lower() == ".zip"]
+    collected = []
+    if files:  # given one by one (a shell glob): their folders, below the one they share, name students
+        parents = {p.resolve().parent for p in files}
+        root = Path(os.path.commonpath(parents)) if len(parents) > 1 or len(files) > 1 else parents.pop().parent
+        collected += _attribute([(p.resolve().relative_to(root).parts, p, str(p)) for p in files])
+    for folder in (p for p in paths if p.is_dir()):
+        found = []
+        for path in sorted(folder.rglob("*")):
+            parts = path.relative_to(folder).parts
+            if not _visible(parts) or (skip and path.resolve().is_relative_to(skip.resolve())):
+                continue
+            if path.suffix.lower() == ".zip":
+                zips.append(path)
+            elif path.suffix.lower() == ".ipynb" and not path.name.endswith(".graded.ipynb"):
+                found.append((parts, path, str(path)))
+        collected += _attribute(found)
+    for archive in zips:
+        collected += _from_zip(archive, workdir)
+    return collected
+
+
+def _labels(submissions: list[Submission]) -> list[str]:
+    """A distinct, file-safe report name per submission: "student-file" (or "file")."""
+    labels = []
+    for sub in submissions:
+        stem = Path(sub.path.name).stem
+        base = re.sub(r"[^\w.-]+", "_", stem if stem.startswith(sub.student) else f"{sub.student}-{stem}")
+        label, n = base, 1
+        while label in labels:
+            n += 1
+            label = f"{base}-{n}"
+        labels.append(label)
+    return labels
+
+
+def grade_and_report(paths: list[Path], out_dir: Path, instructor: Path | None = None,
+                     notebooks: Path = ROOT / "notebooks", **options) -> list[Grade]:
+    """Grade every submission in ``paths`` (files, folders, zips: `collect`), write its reports and
+    the executed copy to ``out_dir``, then the summary. A submission that cannot be identified,
+    read or graded gets a report saying why, and the rest are graded."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stems = [path.stem for path in submissions]
     results = []
-    for path in submissions:
-        label = path.stem if stems.count(path.stem) == 1 else f"{path.parent.name}-{path.stem}"
-        result = grade(path, instructor, executed=out_dir / f"{label}.graded.ipynb", **options)
-        write_report(result, out_dir, label)
-        notes = f" ({len(result.notes)} notes to read)" if result.notes else ""
-        print(f"{path}: {result.earned}/{result.total} points{notes}")
-        results.append(result)
+    with tempfile.TemporaryDirectory(prefix="submissions-") as workdir:
+        submissions = collect(paths, Path(workdir), skip=out_dir)
+        if not submissions:
+            raise ValueError(f"no notebook (.ipynb) found in {', '.join(map(str, paths))}")
+        for sub, label in zip(submissions, _labels(submissions)):
+            try:
+                result = grade(sub.path, instructor, executed=out_dir / f"{label}.graded.ipynb",
+                               notebooks=notebooks, **options)
+            except SetupError:
+                raise
+            except ValueError as error:  # no chapter, an instructor edition the grader cannot use
+                result = Grade(sub.path, None, [], problem=str(error))
+            except Exception as error:  # the grader itself failed on this one: the others still count
+                traceback.print_exc()
+                result = Grade(sub.path, None, [], problem=(
+                    f"the grader failed on it ({type(error).__name__}: {error}; the traceback is printed "
+                    "above this line): open it in Jupyter to see what is unusual, and report it to the course"))
+            result.student, result.source = sub.student, sub.source
+            write_report(result, out_dir, label)
+            if result.problem:
+                print(f"{sub.student} ({sub.source}): NOT GRADED: {result.problem}")
+            else:
+                notes = f" ({len(result.notes)} notes to read)" if result.notes else ""
+                print(f"{sub.student} ({sub.source}): {result.chapter}: {result.earned}/{result.total} points{notes}")
+            results.append(result)
     write_summary(results, out_dir)
+    print(count_line(results))
     print(f"reports in {out_dir}/ (summary.md, grades.csv, summary.csv, one .md and .csv per submission)")
     return results
 
