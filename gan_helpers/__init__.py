@@ -11,7 +11,7 @@ from .cifar_classifier import CIFAR10_CLASSES, CifarScorer, load_cifar_classifie
 from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
 from . import reference
 from .coursework import exercise, expect, expect_close, expect_own_code, expect_shape, yours_or_reference
-from .data import DataNotFoundError, InMemoryLoader, load_digits, random_affine, save_samples, to_uint8, to_unit_range
+from .data import DataNotFoundError, InMemoryLoader, check_enough_images, load_digits, random_affine, save_samples, to_uint8, to_unit_range
 from .fid import (FIDUnavailable, InceptionExtractor, ReferenceStatistics, describe_scores, fid_from_features, inception_weights, kid,
                   reference_statistics, standard_extractor, standard_scores)
 from .images import ImageData, crop_box, find_dataset, fit_square, load_dataset_images, load_image_folder, missing_data_message

@@ -100,6 +100,39 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 
     return torch.nn.functional.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
+def check_enough_images(n_images: int, batch_size: int, batches_per_step: int = 1, *,
+                        batch_size_setting: str = "BATCH_SIZE in the parameters cell") -> None:
+    """Stop at the data cell when one pass over ``n_images`` cannot make one training step.
+
+    The loaders drop the last incomplete batch, so a pass makes ``n_images // batch_size``
+    batches; a step takes ``batches_per_step`` of them (chapter 5: N_CRITIC critic batches per
+    G step). With fewer than ``batch_size * batches_per_step`` images the training loop would
+    run no step at all and fail later with a message about the loop, not the data.
+
+    ``batch_size_setting``: where the chapter's student changes the batch size (its first word
+    names it), e.g. "batch_size in PROFILES" for a chapter without a BATCH_SIZE parameter.
+    Raises ValueError with the numbers and every setting that fixes it.
+    """
+    for name, value in (("batch_size", batch_size), ("batches_per_step", batches_per_step)):
+        if not (isinstance(value, int) and value > 0):
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    needed = batch_size * batches_per_step
+    if n_images >= needed:
+        return
+    batch = f"{batch_size} images ({batch_size_setting.split()[0]})"
+    fixes = ["more images (a folder with more of them in IMAGE_FOLDER)",
+             f"a smaller {batch_size_setting}"]
+    if batches_per_step == 1:
+        step = f"one step takes a batch of {batch}"
+    else:
+        step = f"one G step takes {batches_per_step} critic batches (N_CRITIC) of {batch}"
+        fixes.append("fewer critic steps per G step (a smaller N_CRITIC in the parameters cell)")
+    raise ValueError(
+        f"{n_images:,} image(s) are too few to train on: {step}, so at least {needed:,} are "
+        f"needed. Any of these fixes it: {'; '.join(fixes)}. Then run the cells again."
+    )
+
+
 class InMemoryLoader:
     """Shuffled mini-batches of tensors already in memory, reproducible from a seed.
 

@@ -378,10 +378,18 @@ def _decode_listing(listing: _Listing, size: int, crop: float, channels: int, wo
     paths = [os.path.join(listing.root, relative) for relative, _, _ in listing.files]
     pixels, errors = _decode_all(paths, size, crop, channels, workers)
     skipped = [f"{paths[i]}: {reason}" for i, reason in errors]
-    if errors and (on_corrupt == "raise" or len(errors) == len(paths)):
+    if errors and len(errors) == len(paths):  # skipping them would leave nothing to train on
+        raise ValueError(
+            f"none of the {len(paths)} image file(s) under {listing.root} could be decoded, "
+            f"e.g. {skipped[0]}. They are not readable images (a download or unzip that stopped "
+            f"early, or files named .jpg/.png that are something else): get the data again, or "
+            f"set IMAGE_FOLDER in the parameters cell to a folder of readable JPEG or PNG images."
+        )
+    if errors and on_corrupt == "raise":
         raise ValueError(
             f"{len(errors)} of {len(paths)} image file(s) under {listing.root} could not be decoded, "
-            f"e.g. {skipped[0]}. Delete or replace them (or pass on_corrupt='skip' to leave them out)."
+            f"e.g. {skipped[0]}. Delete or replace them, or load with on_corrupt='skip' (what the "
+            f"chapters do) to leave them out with a warning."
         )
     labels = None if listing.labels is None else np.asarray(listing.labels, dtype=np.int64)
     if errors:  # leave the unreadable files out (a copy, so only when there are some)

@@ -149,3 +149,19 @@ def test_missing_celeba_skips_the_chapter_with_a_page_that_says_how_to_get_it(tm
     table = book.summary_table("smoke", target)
     assert f"| {CHAPTER} | skipped: CelebA aligned faces" in table
     assert "| 01_vanilla_gan | not executed | - | - | - |" in table
+
+
+def test_too_few_images_stop_at_the_data_cell_naming_what_to_change(tmp_path):
+    """7 images and the smoke profile's batch of 16: one pass would make no step. The data cell
+    says so (not the training loop, later, about run.log); a smaller BATCH_SIZE is enough."""
+    from chapter_cells import run_cell, run_setup
+    from standin import write_standin_folder
+
+    seven = write_standin_folder(tmp_path / "seven", count=7)
+    namespace = run_setup(SOURCE, tmp_path / "out", PROFILE="smoke", IMAGE_FOLDER=str(seven), INTERACTIVE=False)
+    with pytest.raises(ValueError, match=r"^7 image\(s\) are too few to train on: one step takes a batch of 16 "
+                                         r"images \(BATCH_SIZE\).*IMAGE_FOLDER.*a smaller BATCH_SIZE"):
+        run_cell(SOURCE, "1a7283f5", namespace)
+    namespace = run_setup(SOURCE, tmp_path / "out4", PROFILE="smoke", IMAGE_FOLDER=str(seven), INTERACTIVE=False,
+                          BATCH_SIZE=4)
+    assert "training on the 7 images" in run_cell(SOURCE, "1a7283f5", namespace)

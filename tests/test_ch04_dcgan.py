@@ -153,3 +153,18 @@ def test_missing_anime_faces_skip_the_chapter_with_a_page_that_says_how_to_get_t
     assert "kaggle datasets download -d splcher/animefacedataset" in note and str(tmp_path / "no-data") in note
     assert not any(c.get("outputs") for c in page.cells if c.cell_type == "code")
     assert f"| {CHAPTER} | skipped: Anime Face Dataset" in book.summary_table("smoke", target)
+
+
+def test_too_few_training_images_stop_at_the_data_cell(tmp_path, standin_folder):
+    """N_TRAIN = 10 with the smoke profile's batch of 16: the data cell stops, naming the numbers
+    and what to change, before any network is built."""
+    import pytest
+    from chapter_cells import run_cell, run_setup
+
+    namespace = run_setup(SOURCE, tmp_path / "out", PROFILE="smoke", IMAGE_FOLDER=str(standin_folder),
+                          INTERACTIVE=False, N_TRAIN=10)
+    with pytest.raises(ValueError) as error:
+        run_cell(SOURCE, "a4data01", namespace)
+    message = str(error.value)
+    assert message.startswith("10 image(s) are too few to train on: one step takes a batch of 16 images (BATCH_SIZE)")
+    assert "IMAGE_FOLDER" in message and "a smaller BATCH_SIZE in the parameters cell" in message

@@ -12,11 +12,11 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from IPython.core.inputtransformer2 import TransformerManager
 from torch import nn
 
 import book
 import gan_helpers as gh
+from chapter_cells import run_cell, run_setup
 from conftest import read_metrics, stream_text
 
 CHAPTER = "05_wgan_gp_cifar10"
@@ -47,13 +47,7 @@ def definitions(*cell_ids: str) -> dict:
 
 def chapter_config(tmp_path, **parameters) -> dict:
     """Run the setup, parameters and profiles cells with ``parameters``; return the namespace."""
-    namespace: dict = {"__name__": "__main__"}
-    source = cells()
-    exec(compile(TransformerManager().transform_cell(source["c5import"].source), "setup", "exec"), namespace)
-    exec(source["c5params"].source, namespace)
-    namespace.update({"OUT_DIR": str(tmp_path), **parameters})
-    exec(source["c5profs"].source, namespace)
-    return namespace
+    return run_setup(SOURCE, tmp_path, **parameters)
 
 
 def test_smoke_run_on_the_standin_says_so_keeps_classes_and_saves_both_gans(executed_smoke):
@@ -205,3 +199,37 @@ def test_missing_cifar10_skips_the_chapter_with_a_page_that_says_how_to_get_it(t
     note = book.skipped_page(SOURCE, status["missing"]).cells[1].source
     assert note.startswith(":::{admonition} Not executed: the data is missing")
     assert "torchvision.datasets.CIFAR10" in note and str(tmp_path / "no-data") in note
+
+
+def test_too_few_images_for_the_critic_steps_stop_at_the_data_cell(tmp_path):
+    """60 images, batches of 16, 5 critic batches per G step: a pass makes 3 batches and no G
+    step. The data cell says so and names what fixes it; N_CRITIC = 3 (48 images) is enough."""
+    from standin import write_standin_folder
+
+    sixty = write_standin_folder(tmp_path / "sixty", count=60)
+    namespace = chapter_config(tmp_path / "out", PROFILE="smoke", IMAGE_FOLDER=str(sixty), INTERACTIVE=False)
+    with pytest.raises(ValueError) as error:
+        run_cell(SOURCE, "c5data", namespace)
+    message = str(error.value)
+    assert message.startswith("60 image(s) are too few to train on: one G step takes 5 critic batches (N_CRITIC)"
+                              " of 16 images (batch_size), so at least 80 are needed.")
+    assert "IMAGE_FOLDER" in message and "a smaller batch_size in PROFILES" in message
+    assert "a smaller N_CRITIC in the parameters cell" in message
+    namespace = chapter_config(tmp_path / "out3", PROFILE="smoke", IMAGE_FOLDER=str(sixty), INTERACTIVE=False,
+                               N_CRITIC=3)
+    assert "training on the 60 images" in run_cell(SOURCE, "c5data", namespace)
+
+
+def test_a_folder_without_class_subfolders_is_used_and_the_chapter_says_what_that_changes(tmp_path, standin_folder,
+                                                                                          standin_classes_folder):
+    """Training needs no labels, so a flat folder is accepted; the class counts are what is lost,
+    and the classifier's class measures mean something only for CIFAR-10's classes."""
+    flat = chapter_config(tmp_path / "flat", PROFILE="smoke", IMAGE_FOLDER=str(standin_folder), INTERACTIVE=False)
+    printed = run_cell(SOURCE, "c5data", flat)
+    assert "No class subfolders, so the images per class are not counted." in printed
+    assert "'classes' collapse measure" in printed and "images per class:" not in printed
+    classes = chapter_config(tmp_path / "classes", PROFILE="smoke", IMAGE_FOLDER=str(standin_classes_folder),
+                             INTERACTIVE=False)
+    printed = run_cell(SOURCE, "c5data", classes)
+    assert "images per class: {'ellipse': 64, 'square': 64, 'triangle': 64}" in printed
+    assert "No class subfolders" not in printed

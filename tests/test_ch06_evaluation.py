@@ -19,6 +19,7 @@ from torch import nn
 
 import book
 import gan_helpers as gh
+from chapter_cells import run_cell, run_setup
 from conftest import stream_text
 
 CHAPTER = "06_evaluation"
@@ -204,15 +205,7 @@ def test_checked_outputs_are_those_stored(on_standin):
 
 
 def chapter_config(tmp_path, **parameters) -> dict:
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    namespace: dict = {"__name__": "__main__"}
-    source = cells()
-    exec(compile(TransformerManager().transform_cell(source["c6import"].source), "setup", "exec"), namespace)
-    exec(source["c6params"].source, namespace)
-    namespace.update({"OUT_DIR": str(tmp_path), **parameters})
-    exec(source["c6profs"].source, namespace)
-    return namespace["config"]
+    return run_setup(SOURCE, tmp_path, **parameters)["config"]
 
 
 def test_the_cpu_profile_stays_within_its_inception_budget(tmp_path):
@@ -374,3 +367,16 @@ def test_in_the_test_session_the_leaderboard_reads_every_chapter(executed_smoke)
     for chapter, _, label in gh.evaluation.COURSE_GANS:
         config = json.loads((executed_smoke["outputs"] / chapter / "config.json").read_text())
         assert board.loc[label, "samples"] == config["n_samples"] and board.loc[label, "profile"] == "smoke"
+
+
+def test_a_wrong_image_folder_stops_at_the_data_cell_instead_of_using_mnist(tmp_path):
+    """MNIST stands in only when IMAGE_FOLDER is None and CIFAR-10 is missing; a folder the
+    student named that does not exist is an error naming it and saying how to get the data."""
+    wrong = tmp_path / "cifar-typo"
+    namespace = run_setup(SOURCE, tmp_path / "out", PROFILE="smoke", IMAGE_FOLDER=str(wrong), INTERACTIVE=False)
+    with pytest.raises(gh.DataNotFoundError) as error:
+        run_cell(SOURCE, "c6data", namespace)
+    message = str(error.value)
+    assert message.startswith(f"IMAGE_FOLDER {wrong.resolve()} does not exist or is empty.")
+    assert "Get it in one of these ways" in message and "torchvision.datasets.CIFAR10" in message
+    assert "test_images" not in namespace  # nothing was loaded in its place

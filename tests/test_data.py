@@ -97,3 +97,40 @@ def test_save_samples_formats(tmp_path):
     colour = gh.save_samples(tmp_path / "c", torch.zeros(2, 3, 8, 8))
     assert np.load(colour)["images"].shape == (2, 8, 8, 3)
     assert "labels" not in np.load(colour)
+
+
+@pytest.mark.parametrize("batch_size, n_critic", [(16, 1), (16, 5), (3, 2)])
+def test_enough_images_for_one_step_is_exactly_what_the_loop_needs(batch_size, n_critic):
+    """The check passes exactly when one pass of the loader makes at least one step of
+    n_critic batches (chapter 5's loop: len(loader) // n_critic G steps per pass)."""
+    def g_steps_per_pass(n: int) -> int:
+        if n < batch_size:
+            return 0  # the loader refuses a batch larger than the data
+        return len(gh.InMemoryLoader(torch.zeros(n), batch_size=batch_size, seed=0)) // n_critic
+
+    needed = batch_size * n_critic
+    for n in (needed - 1, needed, needed + 1):
+        if g_steps_per_pass(n) >= 1:
+            gh.check_enough_images(n, batch_size, n_critic)
+        else:
+            with pytest.raises(ValueError, match=f"at least {needed} are needed"):
+                gh.check_enough_images(n, batch_size, n_critic)
+
+
+def test_too_few_images_name_the_numbers_and_every_setting_that_fixes_it():
+    with pytest.raises(ValueError) as error:
+        gh.check_enough_images(7, 16)
+    message = str(error.value)
+    assert message.startswith("7 image(s) are too few to train on: one step takes a batch of 16 images (BATCH_SIZE)")
+    assert "at least 16 are needed" in message and "IMAGE_FOLDER" in message
+    assert "a smaller BATCH_SIZE in the parameters cell" in message and "N_CRITIC" not in message
+    with pytest.raises(ValueError) as error:  # chapter 5: 60 images, 5 critic batches of 16 per G step
+        gh.check_enough_images(60, 16, 5, batch_size_setting="batch_size in PROFILES")
+    message = str(error.value)
+    assert "one G step takes 5 critic batches (N_CRITIC) of 16 images (batch_size)" in message
+    assert "at least 80 are needed" in message and "IMAGE_FOLDER" in message
+    assert "a smaller batch_size in PROFILES" in message and "a smaller N_CRITIC in the parameters cell" in message
+    assert "BATCH_SIZE" not in message  # chapter 5 has no such parameter
+    for bad in ({"batch_size": 0}, {"batches_per_step": 0}):
+        with pytest.raises(ValueError, match="positive whole number"):
+            gh.check_enough_images(100, **{"batch_size": 16, **bad})

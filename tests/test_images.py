@@ -159,13 +159,23 @@ def test_corrupt_files_are_skipped_counted_or_raised(tmp_path):
     assert {s.split(":")[0].rsplit("/", 1)[1] for s in data.skipped} == {"garbage.jpg", "truncated.png", "zero.png"}
     assert all(centre_colour(data, i) == [40, 60, 230] for i in range(4))  # only good images kept
     assert "skipped 3" in data.describe()
-    with pytest.raises(ValueError, match="could not be decoded"):
+    with pytest.raises(ValueError, match="3 of 7 image file.*could not be decoded.*on_corrupt='skip'"):
         gi.load_image_folder(folder, 8, on_corrupt="raise", cache=False)
+
+
+def test_a_folder_where_nothing_decodes_says_what_to_do_in_the_notebook(tmp_path):
+    """Skipping cannot help (the chapters already skip): the message must not suggest it."""
     only_bad = tmp_path / "all_bad"
     only_bad.mkdir()
     (only_bad / "a.png").write_bytes(b"nope")
-    with pytest.raises(ValueError, match="1 of 1 image file"):
-        gi.load_image_folder(only_bad, 8)
+    (only_bad / "b.jpg").write_bytes(b"")
+    for on_corrupt in ("skip", "raise"):
+        with pytest.raises(ValueError) as error:
+            gi.load_image_folder(only_bad, 8, on_corrupt=on_corrupt)
+        message = str(error.value)
+        assert message.startswith(f"none of the 2 image file(s) under {only_bad.resolve()} could be decoded")
+        assert "on_corrupt" not in message
+        assert "get the data again" in message and "IMAGE_FOLDER in the parameters cell" in message
 
 
 def test_bad_arguments(tmp_path):
