@@ -111,11 +111,6 @@ def test_notebook_networks_equal_the_package(size, width, latent):
             assert torch.equal(D_nb.features(x), D_pkg.features(x))
 
 
-def test_code_lines_fit_the_page():
-    long = [line for c in source_cells() if c.cell_type == "code" for line in c.source.splitlines() if len(line) > 88]
-    assert not long, long
-
-
 def test_stabilizers_run_and_get_their_own_folder(tmp_path, standin_folder, monkeypatch):
     """LABEL_SMOOTHING and FEATURE_MATCHING together, OUT_DIR left to the chapter: the run goes to
     <profile>/03_dcgan_celeba/label_smoothing/feature_matching, and G's loss is the feature distance."""
