@@ -20,8 +20,8 @@ from .losses import gradient_penalty
 from .models import Discriminator, Generator, dcgan_init
 from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
-from .profiles import (compare_runs, default_data_root, default_out_dir, default_profile, epochs_for, prepare_run, save_config,
-                       select_profile)
+from .profiles import (RunFolderTaken, compare_runs, default_data_root, default_out_dir, default_profile, epochs_for, prepare_run,
+                       runs_root, save_config, select_profile)
 from .precision import MixedPrecision, mixed_precision
 from .runtime import configure_device, describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, sample, update_ema

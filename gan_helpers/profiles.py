@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -107,33 +108,124 @@ def save_config(config: Mapping[str, Any], out_dir: str | Path) -> Path:
     return path
 
 
+class RunFolderTaken(ValueError):
+    """The run's folder already holds a run made with other settings; nothing was written."""
+
+
+# What a run leaves behind that another run must never overwrite: a folder that holds one of
+# these (or a GAN's checkpoint in a folder of its own, as chapter 5's dcgan/) holds a run.
+RESULTS = ("checkpoint.pt", "metrics.json", "samples.npz")
+# The environment variable a book build sets (tools/book.py) when it runs the chapters on folders
+# of its choice: a JSON object of settings counted as the chapters' defaults, for example
+# {"image_folder": "/data/celeba"}, so that the book's runs stay in OUT_DIR itself.
+RUN_DEFAULTS_VARIABLE = "GAN_RUN_DEFAULTS"
+
+
 def prepare_run(chapter: str, config: Mapping[str, Any], out_dir: str | Path | None,
                 device: torch.device, defaults: Mapping[str, Any] | None = None) -> Path:
-    """Seed everything with ``config["seed"]``, configure the device (:func:`configure_device`),
-    save the settings to ``out_dir/config.json`` and
-    print the machine; returns the run's folder.
+    """Find the run's folder (:func:`run_folder`), check it (:func:`check_run_folder`), then
+    seed everything with ``config["seed"]``, configure the device (:func:`configure_device`),
+    save the settings to ``config.json`` there and print the machine; returns the run's folder.
 
-    That is ``out_dir`` when given, else :func:`default_out_dir`: ``outputs/<profile>/<chapter>``
-    for a run with the chapter's ``defaults`` (the settings a reader may change, and the profile's
-    sizes), and a folder inside it named by what differs for any other run, e.g.
-    ``outputs/cpu/01_vanilla_gan/g_loss=saturating``: reruns with other settings never overwrite
-    (or refuse to resume) the run they are compared with.
+    ``out_dir`` (None: :func:`default_out_dir`, ``outputs/<profile>/<chapter>``) is the root of
+    the chapter's runs: the run with the chapter's ``defaults`` (the settings a reader may
+    change, and the profile's sizes) lives in it, any other in a folder inside it named by
+    what differs, e.g. ``outputs/cpu/01_vanilla_gan/g_loss=saturating``. A folder that holds
+    a run made with other settings is refused before anything is written
+    (:class:`RunFolderTaken`): reruns with other settings never overwrite, mislabel or
+    refuse to resume the runs they are compared with.
     """
     from .runtime import configure_device, describe_machine, seed_everything
 
-    out_dir = Path(out_dir or default_out_dir(chapter, config["profile"], variant_name(config, defaults or {})))
+    folder = run_folder(chapter, config, out_dir, defaults)
+    check_run_folder(folder, config)
     seed_everything(config["seed"])
     configure_device(device)
-    save_config(config, out_dir)
-    print(f"{describe_machine(device)}\nthis run's folder: {out_dir}")
-    return out_dir
+    save_config(config, folder)
+    print(f"{describe_machine(device)}\nthis run's folder: {folder}")
+    return folder
 
 
-def variant_name(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
-    """The settings of ``config`` that differ from ``defaults``, as ``key=value,key=value`` in
-    the order of ``defaults``; ``""`` when none do. Keys missing from ``config`` are ignored."""
-    changed = [f"{key}={config[key]}" for key, value in defaults.items() if key in config and config[key] != value]
-    return ",".join(changed).replace("/", "_").replace(" ", "")
+def run_folder(chapter: str, config: Mapping[str, Any], out_dir: str | Path | None,
+               defaults: Mapping[str, Any] | None = None) -> Path:
+    """The folder of the run with ``config``: ``out_dir`` (None: :func:`default_out_dir`) when
+    no setting of ``defaults`` differs, else ``out_dir/<variant_name>``; an ``out_dir`` that
+    already bears that name is the folder itself. Settings a book build declares in
+    $GAN_RUN_DEFAULTS count as defaults too."""
+    root = Path(default_out_dir(chapter, config["profile"]) if out_dir in (None, "") else out_dir)
+    declared = json.loads(os.environ.get(RUN_DEFAULTS_VARIABLE) or "{}")
+    variant = variant_name(config, {**(defaults or {}), **declared})
+    return root if not variant or root.name == variant else root / variant
+
+
+def runs_root(folder: str | Path) -> Path:
+    """The root of a chapter's runs (its OUT_DIR) from one run's folder: the folder itself for
+    the run with the defaults, the folder above for a run named by its settings (``key=value``)."""
+    folder = Path(folder)
+    return folder.parent if "=" in folder.name else folder
+
+
+def _as_json(config: Mapping[str, Any]) -> dict:
+    """Settings as config.json holds them (tuples become lists, paths strings)."""
+    return json.loads(json.dumps(dict(config), default=str))
+
+
+def _saved_settings(folder: Path) -> tuple[dict | None, str]:
+    """The settings of the run in ``folder`` and where they were read: its config.json, else its
+    checkpoint's config (a run made without prepare_run); (None, "") when it holds no run."""
+    holds_run = any((folder / name).is_file() for name in RESULTS) or any(
+        (sub / "checkpoint.pt").is_file() for sub in folder.glob("*") if sub.is_dir() and "=" not in sub.name)
+    if not holds_run:  # nothing there yet, or a config.json whose run stopped before any result
+        return None, ""
+    if (folder / "config.json").is_file():
+        return json.loads((folder / "config.json").read_text()), "config.json"
+    if (folder / "checkpoint.pt").is_file():
+        state = torch.load(folder / "checkpoint.pt", map_location="cpu", weights_only=True)
+        saved = _as_json(state.get("config", {}))
+        saved.pop("epochs", None)  # the passes a chapter computed from its budget, not a setting
+        return saved, "checkpoint.pt"
+    return None, ""
+
+
+def check_run_folder(folder: str | Path, config: Mapping[str, Any]) -> None:
+    """Refuse a folder that holds a run (a checkpoint, metrics or samples) made with settings
+    other than ``config``, naming what differs and a folder for this run; reads only.
+
+    A folder holding nothing, or a run with the same settings (to resume or start afresh),
+    passes. Raises :class:`RunFolderTaken`.
+    """
+    folder = Path(folder)
+    saved, source = _saved_settings(folder)
+    if saved is None:
+        return
+    here = _as_json(config)
+    if source == "checkpoint.pt":
+        here.pop("epochs", None)
+    differ = [key for key in [*here, *saved] if here.get(key, "(unset)") != saved.get(key, "(unset)")]
+    differ = list(dict.fromkeys(differ))
+    if not differ:
+        return
+    details = "; ".join(f"{key}: {saved.get(key, '(unset)')!r} there, {here.get(key, '(unset)')!r} here"
+                        for key in differ)
+    named = ["profile"] if "profile" in differ else [key for key in differ if key in here]
+    suggestion = runs_root(folder) / (variant_name(here, {key: None for key in named}, every=True) or "rerun")
+    raise RunFolderTaken(
+        f"{folder} already holds a run made with other settings ({details}; read from its "
+        f"{source}). Nothing was written: that run is kept as it is.\n"
+        f"To train with these settings beside it, set OUT_DIR = \"{suggestion}\" in the "
+        "parameters cell (a new folder, named by what differs). To continue that run instead, "
+        "put the settings back as they were."
+    )
+
+
+def variant_name(config: Mapping[str, Any], defaults: Mapping[str, Any], every: bool = False) -> str:
+    """The settings of ``config`` that differ from ``defaults`` (all of ``defaults``' keys when
+    ``every``), as ``key=value,key=value`` in the order of ``defaults``; ``""`` when none do.
+    Keys missing from ``config`` are ignored; a path becomes one folder name
+    (``/data/faces`` -> ``_data_faces``)."""
+    changed = [f"{key}={config[key]}" for key, value in defaults.items()
+               if key in config and (every or config[key] != value)]
+    return re.sub(r"[\\/:]", "_", ",".join(changed)).replace(" ", "")
 
 
 def default_data_root() -> str:
@@ -157,15 +249,14 @@ def compare_runs(out_dir: str | Path, metrics: list[str]) -> "pd.DataFrame":
     """One row per finished run of a chapter: its setting, ``metrics`` from its ``metrics.json``
     and its training time in seconds.
 
-    ``out_dir`` is this run's folder; the runs compared are the chapter's run with its defaults
-    (``outputs/<profile>/<chapter>``, the row "defaults") and every run in a folder inside it
-    (named by :func:`variant_name`, e.g. ``g_loss=saturating``). A run that has not finished
-    (no metrics.json yet) is left out.
+    ``out_dir`` is this run's folder (from :func:`prepare_run`); the runs compared are the
+    chapter's run with its defaults (in the root, :func:`runs_root`: the row "defaults") and
+    every run in a folder inside it named by :func:`variant_name` (e.g. ``g_loss=saturating``).
+    A run that has not finished (no metrics.json yet) is left out.
     """
     import pandas as pd
 
-    out_dir = Path(out_dir)
-    base = out_dir.parent if "=" in out_dir.name else out_dir
+    base = runs_root(out_dir)
     rows = []
     for path in [base / "metrics.json", *sorted(base.glob("*=*/metrics.json"))]:
         if not path.is_file():

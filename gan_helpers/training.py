@@ -26,7 +26,7 @@ from torch import nn
 from tqdm import tqdm
 from tqdm.auto import tqdm as tqdm_auto
 
-from .checkpoints import load_checkpoint, restore_training_state, save_checkpoint, training_state
+from .checkpoints import RESUMABLE_CHANGES, load_checkpoint, restore_training_state, save_checkpoint, training_state
 from .data import to_uint8
 
 
@@ -110,8 +110,10 @@ class TrainingRun:
         out_dir: the run's folder; the checkpoint is ``out_dir/checkpoint.pt``.
         config: the run's settings. ``epochs`` is required; ``batch_size`` gives the images per
             step of the throughput line; ``snapshot_every`` (default 1) the snapshot schedule. A
-            checkpoint made with other settings (other than ``epochs``) is refused.
-        resume: continue from an existing checkpoint (False: start afresh and overwrite it).
+            checkpoint made with other settings (other than ``epochs``) is refused, whatever
+            ``resume`` says: it is another run, neither resumed nor overwritten.
+        resume: continue from an existing checkpoint of these settings (False: start afresh
+            and overwrite it).
         interactive: a live progress bar (Jupyter) or a quiet text one (papermill, the book).
         snapshot: called without arguments at snapshot epochs; returns images (N, C, H, W) in
             [-1, 1], kept as uint8 in ``snapshots`` (epoch -> images) and in the checkpoint.
@@ -235,10 +237,13 @@ class TrainingRun:
 
     def _start(self) -> int:
         """Restore the checkpoint (resume) or save the initial state (a fresh start)."""
-        if self.checkpoint.exists() and (self.resume or self._wrote_checkpoint):
+        state = None
+        if self.checkpoint.exists():
             # to the CPU first: RNG states must be CPU byte tensors, and load_state_dict moves
             # weights and optimizer state to wherever the parameters are (a GPU, say)
             state = load_checkpoint(self.checkpoint, map_location="cpu")
+            self._refuse_other_settings(state["config"])
+        if state is not None and (self.resume or self._wrote_checkpoint):
             start, self.history, extra = restore_training_state(state, self.config, **self.objects)
             self.snapshots = extra.get("snapshots", {})
             print(f"resumed from {self.checkpoint} after epoch {start} of {self.config['epochs']}")
@@ -247,6 +252,18 @@ class TrainingRun:
         self._save(0)
         print(f"starting afresh; checkpoints go to {self.checkpoint}")
         return 0
+
+    def _refuse_other_settings(self, saved: Mapping[str, Any]) -> None:
+        """A checkpoint made with other settings (the number of epochs aside) is another run:
+        neither resumed nor overwritten, whatever ``resume`` says."""
+        differ = sorted(key for key in set(saved) | set(self.config) if key not in RESUMABLE_CHANGES
+                        and saved.get(key) != self.config.get(key))
+        if differ:
+            details = ", ".join(f"{key}: {saved.get(key)!r} there, {self.config.get(key)!r} here" for key in differ)
+            raise ValueError(
+                f"{self.checkpoint} was made with other settings ({details}); it is kept as it "
+                "is. Run the notebook from its parameters cell again (gh.prepare_run gives other "
+                "settings a folder of their own), or pass another OUT_DIR.")
 
     def _read_rows(self) -> list[dict[str, float]]:
         """The epoch's logged values as plain floats: one copy to the host for the whole epoch."""

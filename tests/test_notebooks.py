@@ -104,14 +104,28 @@ def test_unknown_profile_stops_the_notebook(tmp_path):
 
 
 def test_interrupted_chapter_resumes_to_the_same_weights(executed_smoke, tmp_path):
-    """Run chapter 1 for one epoch ("interrupted"), then again for the profile's two epochs:
-    the final weights equal those of the uninterrupted session run."""
+    """Chapter 1 stopped by an error in its second epoch (a copy whose loop raises there), then
+    the chapter run again with the same settings and OUT_DIR: it resumes from the checkpoint
+    of epoch 1 and ends with the weights of the uninterrupted session run."""
+    import papermill
+
+    notebook = nbformat.read(book.NOTEBOOKS / "01_vanilla_gan.ipynb", as_version=4)
+    (loop,) = [c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("for epoch in run.epochs():")]
+    loop.source = loop.source.replace("for epoch in run.epochs():\n", "for epoch in run.epochs():\n"
+                                      "    if epoch == 2:\n        raise RuntimeError('the test stops epoch 2')\n", 1)
+    interrupted = tmp_path / "interrupted" / "01_vanilla_gan.ipynb"  # the same name: the same OUT_DIR
+    interrupted.parent.mkdir()
+    nbformat.write(notebook, interrupted)
     out = tmp_path / "out"
-    for epochs in (1, None):
-        parameters = {"RESUME": True, **({"EPOCHS": epochs} if epochs else {})}
-        book.execute("smoke", force=True, notebooks=[book.NOTEBOOKS / "01_vanilla_gan.ipynb"], out_root=tmp_path / f"run{epochs}",
-                     outputs_root=out, parameters=parameters)
-    resumed = torch.load(out / "smoke" / "01_vanilla_gan" / "checkpoint.pt", weights_only=True)
+    with pytest.raises(papermill.PapermillExecutionError, match="the test stops epoch 2"):
+        book.execute("smoke", force=True, notebooks=[interrupted], out_root=tmp_path / "first", outputs_root=out)
+    checkpoint = out / "smoke" / "01_vanilla_gan" / "checkpoint.pt"
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 1
+    executed = book.execute("smoke", force=True, notebooks=[book.NOTEBOOKS / "01_vanilla_gan.ipynb"],
+                            out_root=tmp_path / "again", outputs_root=out, parameters={"RESUME": True})
+    assert f"resumed from {checkpoint} after epoch 1 of 2" in stream_text(
+        nbformat.read(executed / "01_vanilla_gan.ipynb", as_version=4))
+    resumed = torch.load(checkpoint, weights_only=True)
     straight = torch.load(executed_smoke["outputs"] / "01_vanilla_gan" / "checkpoint.pt", weights_only=True)
     assert resumed["epoch"] == straight["epoch"] == 2
     for name in ("G", "D", "G_ema"):

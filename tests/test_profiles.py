@@ -88,3 +88,142 @@ def test_unknown_override_lists_settings():
 def test_table_must_define_every_profile():
     with pytest.raises(ValueError, match="lacks"):
         select_profile("cpu", {"cpu": TABLE["cpu"]})
+
+
+# --- run folders: one mechanism for every chapter (issue 15, item 4) ----------------------------
+
+import json
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+
+import gan_helpers as gh
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def chapter_setup(chapter: str, **parameters) -> dict:
+    """A chapter's import, parameters and config cells run as a reader runs them, with
+    ``parameters`` changed in the parameters cell (the config cell calls gh.prepare_run)."""
+    code = [c for c in nbformat.read(NOTEBOOKS / f"{chapter}.ipynb", as_version=4).cells if c.cell_type == "code"]
+    setup = next(c for c in code if "import gan_helpers as gh" in c.source)
+    params = next(c for c in code if "parameters" in c.metadata.get("tags", []))
+    config = next(c for c in code if "gh.prepare_run(" in c.source)
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(TransformerManager().transform_cell(setup.source), "setup", "exec"), namespace)
+    exec(params.source, namespace)
+    namespace.update({"PROFILE": "smoke", **parameters})
+    exec(config.source, namespace)
+    return namespace
+
+
+def finish(folder: Path, **metrics) -> None:
+    """What a finished run leaves beside its config.json (a checkpoint and its metrics)."""
+    (folder / "checkpoint.pt").write_bytes(b"weights")
+    (folder / "metrics.json").write_text(json.dumps({"train_seconds": 60.0, **metrics}))
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_changed_setting_with_an_explicit_out_dir_gets_its_own_folder(tmp_path, monkeypatch):
+    """OUT_DIR on Drive (book/running.md), then DROPOUT = 0.0: the baseline's record stays byte
+    for byte, the new run lives in OUT_DIR/dropout=0.0, and compare_runs shows both."""
+    monkeypatch.setenv("GAN_DEVICE", "cpu")
+    drive = tmp_path / "drive" / "01_vanilla_gan"
+    baseline = chapter_setup("01_vanilla_gan", OUT_DIR=str(drive))["OUT_DIR"]
+    assert baseline == drive
+    finish(drive, IS=8.1, FD=0.9)
+    before = (drive / "config.json").read_bytes()
+    other = chapter_setup("01_vanilla_gan", OUT_DIR=str(drive), DROPOUT=0.0)["OUT_DIR"]
+    assert other == drive / "dropout=0.0"
+    assert (drive / "config.json").read_bytes() == before
+    assert json.loads((other / "config.json").read_text())["dropout"] == 0.0
+    finish(other, IS=6.5, FD=2.5)
+    table = gh.compare_runs(other, ["IS", "FD"])
+    assert table.index.tolist() == ["defaults", "dropout=0.0"] and table.loc["dropout=0.0", "IS"] == 6.5
+    # a reader who points OUT_DIR at that folder gets the same folder, not one inside it
+    assert chapter_setup("01_vanilla_gan", OUT_DIR=str(other), DROPOUT=0.0)["OUT_DIR"] == other
+
+
+def test_a_folder_holding_a_run_with_other_settings_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """A finished run in OUT_DIR, then a rerun whose settings differ in what the folder name does
+    not say (here lr, edited in the config cell): refused with every file left as it was, and
+    the message names the differing setting and the folder to use instead."""
+    monkeypatch.setenv("GAN_DEVICE", "cpu")
+    drive = tmp_path / "drive"
+    namespace = chapter_setup("01_vanilla_gan", OUT_DIR=str(drive))
+    finish(drive, IS=8.1, FD=0.9)
+    before = snapshot(drive)
+    config = namespace["config"] | {"lr": 1e-3}
+    with pytest.raises(gh.RunFolderTaken) as error:
+        gh.prepare_run("01_vanilla_gan", config, drive, torch.device("cpu"), defaults=namespace["DEFAULTS"])
+    assert snapshot(drive) == before
+    message = str(error.value)
+    assert f"{drive} already holds a run made with other settings (lr: 0.0002 there, 0.001 here" in message
+    assert f'OUT_DIR = "{drive / "lr=0.001"}"' in message and "RESUME = False" not in message
+    # the folder named there takes the run
+    assert gh.prepare_run("01_vanilla_gan", config, drive / "lr=0.001", torch.device("cpu"),
+                          defaults=namespace["DEFAULTS"]) == drive / "lr=0.001"
+    assert snapshot(drive / "lr=0.001").keys() == {Path("config.json")}
+
+
+def test_a_checkpoint_without_config_json_is_checked_too(tmp_path):
+    """A run made without prepare_run: its checkpoint's settings (the epochs aside) decide."""
+    state = gh.checkpoints.training_state(epoch=1, config={"epochs": 3, "seed": 0, "lr": 2e-4}, history=[])
+    gh.checkpoints.save_checkpoint(tmp_path / "checkpoint.pt", state)
+    gh.profiles.check_run_folder(tmp_path, {"epochs": None, "seed": 0, "lr": 2e-4})  # the same run
+    with pytest.raises(gh.RunFolderTaken, match="lr: 0.0002 there, 0.001 here.*checkpoint.pt"):
+        gh.profiles.check_run_folder(tmp_path, {"seed": 0, "lr": 1e-3})
+
+
+def test_a_config_json_without_results_may_be_replaced(tmp_path):
+    """A run stopped before its first checkpoint left only config.json: nothing to protect."""
+    gh.save_config({"seed": 0, "lr": 2e-4}, tmp_path)
+    gh.profiles.check_run_folder(tmp_path, {"seed": 1, "lr": 2e-4})
+
+
+@pytest.mark.parametrize("chapter, parameters, folder", [
+    ("02_conditional_gan", {"ARCH": "conv"}, "arch=conv"),
+    ("02_conditional_gan", {"BATCH_SIZE": 32}, "batch_size=32"),
+    ("03_dcgan_celeba", {"LABEL_SMOOTHING": True, "FEATURE_MATCHING": True},
+     "label_smoothing=True,feature_matching=True"),
+    ("03_dcgan_celeba", {"IMAGE_FOLDER": "/data/my faces"}, "image_folder=_data_myfaces"),
+    ("04_dcgan_anime", {"N_TRAIN": 64, "EPOCHS": 3}, "epochs=3,n_train=64"),
+    ("05_wgan_gp_cifar10", {"EPOCHS_WGAN": 3}, "epochs_wgan=3"),
+    ("05_wgan_gp_cifar10", {"IMAGE_FOLDER": "/data/cifar"}, "image_folder=_data_cifar"),
+    ("05_wgan_gp_cifar10", {"PRECISION": "fp32"}, "precision=fp32"),
+    ("06_evaluation", {"IMAGE_FOLDER": "/data/cifar"}, "image_folder=_data_cifar"),
+])
+def test_every_chapter_gives_other_settings_their_own_folder(tmp_path, monkeypatch, chapter, parameters, folder):
+    monkeypatch.setenv("GAN_DEVICE", "cpu")
+    root = tmp_path / "outputs" / "smoke" / chapter
+    assert chapter_setup(chapter, OUT_DIR=str(root))["OUT_DIR"] == root  # the defaults: OUT_DIR itself
+    namespace = chapter_setup(chapter, OUT_DIR=str(root), **parameters)
+    assert namespace["OUT_DIR"] == root / folder
+    if chapter == "06_evaluation":  # the chapters' runs are found beside the root, not the subfolder
+        assert namespace["chapters_root"] == tmp_path / "outputs" / "smoke"
+
+
+def test_chapter_5_compares_its_runs_without_its_gans_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_DEVICE", "cpu")
+    root = tmp_path / "05_wgan_gp_cifar10"
+    chapter_setup("05_wgan_gp_cifar10", OUT_DIR=str(root))
+    (root / "dcgan").mkdir()
+    (root / "dcgan" / "checkpoint.pt").write_bytes(b"weights")
+    finish(root, FID=80.0)
+    other = chapter_setup("05_wgan_gp_cifar10", OUT_DIR=str(root), CRITIC_NORM="layer")["OUT_DIR"]
+    finish(other, FID=70.0)
+    assert gh.compare_runs(other, ["FID"])["FID"].to_dict() == {"defaults": 80.0, "critic_norm=layer": 70.0}
+
+
+def test_settings_a_book_build_declares_count_as_the_defaults(tmp_path, monkeypatch):
+    """tools/book.py runs every chapter with its own parameters (the stand-in IMAGE_FOLDER in
+    the tests) and keeps each run in OUT_DIR itself: GAN_RUN_DEFAULTS says which."""
+    monkeypatch.setenv("GAN_DEVICE", "cpu")
+    monkeypatch.setenv("GAN_RUN_DEFAULTS", json.dumps({"image_folder": "/data/shapes", "profile": "smoke"}))
+    namespace = chapter_setup("04_dcgan_anime", OUT_DIR=str(tmp_path), IMAGE_FOLDER="/data/shapes")
+    assert namespace["OUT_DIR"] == tmp_path
+    assert json.loads((tmp_path / "config.json").read_text())["image_folder"] == "/data/shapes"

@@ -203,11 +203,24 @@ def test_resume_false_starts_afresh(tmp_path):
 def test_resume_refuses_other_settings(tmp_path):
     objects = build()
     train(new_run(objects, tmp_path, config={**CONFIG, "epochs": 1}), objects)
-    with pytest.raises(ValueError, match="other settings .*batch_size"):
+    with pytest.raises(ValueError, match="other settings .*batch_size") as error:
         list(new_run(build(), tmp_path, config={**CONFIG, "batch_size": 16}).epochs())
     state = gh.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert "RESUME = False" not in str(error.value)  # that would overwrite the run it refuses
     with pytest.raises(ValueError, match="no state for extra_model"):
         restore_training_state(state, CONFIG, **build(), extra_model=nn.Linear(1, 1))
+
+
+def test_resume_false_never_overwrites_a_checkpoint_of_other_settings(tmp_path):
+    """RESUME = False starts this run afresh; a checkpoint made with other settings is another
+    run (the baseline of a comparison, say): refused, and left byte for byte."""
+    objects = build()
+    train(new_run(objects, tmp_path, config={**CONFIG, "epochs": 1}), objects)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match=r"other settings \(lr: 0.001 there, 0.01 here\)") as error:
+        list(new_run(build(), tmp_path, config={**CONFIG, "lr": 1e-2}, resume=False).epochs())
+    assert str(tmp_path / "checkpoint.pt") in str(error.value)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
 
 
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
