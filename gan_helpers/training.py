@@ -81,14 +81,24 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
 
 
 @torch.no_grad()
-def sample(generator: nn.Module, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """G(z) for z (N, latent_dim) with G in eval mode (batch norm uses its running statistics,
-    not the batch's), in batches of ``batch_size``, without gradients; G's mode is restored
-    afterwards. Returns the images (N, C, H, W) in [-1, 1] on G's device."""
+def sample(generator: nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+           batch_size: int = 500) -> torch.Tensor:
+    """G(z), or G(z, labels) for a conditional G, with G in eval mode (batch norm uses its
+    running statistics, not the batch's), in batches of ``batch_size``, without gradients; G's
+    mode is restored afterwards.
+
+    z: (N, latent_dim) on G's device; labels: None, or (N,) int64 class indices on G's device
+    (passed to G as its second argument). Returns the images (N, C, H, W) in [-1, 1] on G's
+    device (chapters 1 and 2: (N, 1, 28, 28)).
+    """
+    if labels is not None and len(labels) != len(z):
+        raise ValueError(f"{len(z)} noise vectors but {len(labels)} labels: give one label per z")
     was_training = generator.training
     generator.eval()
     try:
-        return torch.cat([generator(batch) for batch in z.split(batch_size)])
+        if labels is None:
+            return torch.cat([generator(batch) for batch in z.split(batch_size)])
+        return torch.cat([generator(zb, yb) for zb, yb in zip(z.split(batch_size), labels.split(batch_size))])
     finally:
         generator.train(was_training)
 

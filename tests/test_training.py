@@ -256,3 +256,30 @@ def test_sample_draws_in_eval_mode_in_batches_and_restores_the_mode():
     G.eval()
     gh.sample(G, z)
     assert not G.training  # a G_EMA kept in eval mode stays there
+
+
+class LabelledG(nn.Module):
+    """A conditional G: the label picks a row of an embedding that is added to z."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(3, 4)
+        self.body = nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5))
+
+    def forward(self, z, y):
+        return self.body(z + self.embed(y))
+
+
+def test_sample_passes_each_batch_its_own_labels():
+    torch.manual_seed(0)
+    G = LabelledG()
+    G(torch.randn(16, 4) * 2, torch.randint(0, 3, (16,)))  # move the running statistics
+    z, y = torch.randn(7, 4), torch.tensor([0, 1, 2, 2, 1, 0, 2])
+    expected = G.eval()(z, y).detach()
+    G.train()
+    images = gh.sample(G, z, y, batch_size=3)  # labels split like z: 3, 3, 1
+    assert torch.allclose(images, expected, atol=1e-6)
+    assert not torch.allclose(gh.sample(G, z, y.flip(0), batch_size=3), expected)  # labels matter
+    assert G.training
+    with pytest.raises(ValueError, match="7 noise vectors but 6 labels"):
+        gh.sample(G, z, y[:6])
