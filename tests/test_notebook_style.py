@@ -52,3 +52,34 @@ def test_a_long_line_is_reported_with_its_cell_and_length(tmp_path):
     path = tmp_path / "07_x.ipynb"
     nbformat.write(notebook, path)
     assert long_lines(path) == [f"cell c2 [parameters] ('x = 1'...) line 2, {len(long)} chars: {long}"]
+
+
+MAX_LOOP = 35  # lines of a training-loop cell: the lesson, read in one screen
+SETUP_IN_LOOP = ("torch.optim.", "gh.TrainingRun(", "gh.InMemoryLoader(")
+
+
+def loop_cells(notebook) -> list:
+    """The code cells that run a training loop (``for epoch in <run>.epochs():``)."""
+    return [cell for cell in nbformat.read(notebook, as_version=4).cells
+            if cell.cell_type == "code" and ".epochs():" in cell.source]
+
+
+@pytest.mark.parametrize("notebook", book.chapter_notebooks(), ids=lambda path: path.stem)
+def test_a_training_loop_is_its_own_short_cell(notebook):
+    """The loop cell holds the loop only: optimisers, loader and the run's bookkeeping are made
+    in a cell before it (as chapter 1 does), it fits MAX_LOOP lines, and nothing is bound
+    afresh at every step that could be bound once (``bce = F.binary_...`` inside the loop)."""
+    for cell in loop_cells(notebook):
+        lines = cell.source.splitlines()
+        assert lines[0].startswith("for epoch in "), f"cell {cell.id} does more than loop: {lines[0]!r}"
+        assert len(lines) <= MAX_LOOP, f"cell {cell.id}: {len(lines)} lines, more than {MAX_LOOP}"
+        setup = [line.strip() for line in lines if any(part in line for part in SETUP_IN_LOOP)]
+        assert not setup, f"cell {cell.id} sets up inside the loop cell: {setup}"
+        rebound = [line.strip() for line in lines if line.startswith(" ") and "= F." in line
+                   and "(" not in line.split("= F.", 1)[1]]
+        assert not rebound, f"cell {cell.id} binds a function inside the loop: {rebound}"
+
+
+def test_every_training_chapter_has_a_loop_cell():
+    with_loops = [path.stem[:2] for path in book.chapter_notebooks() if loop_cells(path)]
+    assert with_loops == ["01", "02", "03", "04", "05"], with_loops
