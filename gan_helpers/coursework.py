@@ -7,7 +7,7 @@ In a notebook::
         gh.expect_close(discriminator_loss(real_logits, fake_logits), 1.2314, "the loss of ...")
 
 The solution cells of the instructor's notebook wrap the answer in ``### BEGIN SOLUTION`` and
-``### END SOLUTION``; ``tools/coursework.py`` (``make student``) replaces that block by a stub.
+``### END SOLUTION``; ``tools/editions.py`` (``make student``) replaces that block by a stub.
 A check cell may hold extra cases between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``:
 the student edition drops them, the grader runs them.
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import book
-import coursework
+import editions
 from test_notebooks import SCORING_ONLY
 
 CHAPTERS = book.chapter_notebooks()
@@ -165,10 +165,10 @@ def test_the_public_book_is_the_student_edition_unless_the_instructor_edition_is
 
 def hidden_lines(notebook) -> set[str]:
     """The lines of the instructor's solutions and hidden tests that the student edition lacks."""
-    student = "\n".join(c.source for c in coursework.student_edition(notebook).cells)
+    student = "\n".join(c.source for c in editions.student_edition(notebook).cells)
     shown = set(map(str.strip, student.splitlines()))
     blocks = [m.group(0) for c in notebook.cells if c.cell_type == "code"
-              for m in [*coursework.HIDDEN.finditer(c.source), *coursework.BLOCK.finditer(c.source)]]
+              for m in [*editions.HIDDEN.finditer(c.source), *editions.BLOCK.finditer(c.source)]]
     return {line.strip() for block in blocks for line in block.splitlines()
             if len(line.strip()) > 12 and line.strip() not in shown and not line.strip().startswith("###")}
 

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -67,7 +68,7 @@ import json, sys
 from pathlib import Path
 import gan_helpers as gh, ipywidgets, torch
 
-classifier = gh.load_digit_classifier()  # the shipped weights: package data
+classifier = gh.load_classifier("digits")  # the shipped weights: package data
 logits = classifier(torch.zeros(2, 1, 28, 28))
 
 def generate(z, label):  # brightness follows z[0]; the label shifts it
@@ -138,6 +139,10 @@ def test_binder_has_a_lean_environment_with_the_course_pins():
     binder, course = pinned(ROOT / "binder" / "requirements.txt"), pinned(ROOT / "requirements.txt")
     assert binder.pop("torch") == course["torch"] + "+cpu" and binder.pop("torchvision") == course["torchvision"] + "+cpu"
     assert binder and all(course[name] == version for name, version in binder.items())
+    # postBuild installs gan_helpers with --no-deps: every run-time dependency must be listed here
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    needed = {re.match(r"[A-Za-z0-9_.\-]+", d).group(0) for d in dependencies} - {"torch", "torchvision"}
+    assert needed <= set(binder), f"binder/requirements.txt lacks {sorted(needed - set(binder))}"
     assert not {"selenium", "jupyter-book", "pytest", "nbval", "papermill"} & set(binder)
     assert "download.pytorch.org/whl/cpu" in (ROOT / "binder" / "requirements.txt").read_text()
     assert "pip install --no-deps ." in (ROOT / "binder" / "postBuild").read_text()

@@ -5,6 +5,7 @@ and grade submissions that cheat, break or stall in the ways an instructor meets
 starts a kernel (a few seconds); the real chapters are only read, never executed, here.
 """
 
+import ast
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import pytest
 
 import book
 import coursework
+import editions
 import grading
 
 CHAPTERS = book.chapter_notebooks()
@@ -28,7 +30,7 @@ def exercise_count(notebook) -> int:
 
 def test_strip_keeps_indentation_and_signature():
     source = 'def f(x):\n    """Doc."""\n    ### BEGIN SOLUTION\n    y = x + 1\n    return y\n    ### END SOLUTION\n'
-    stripped = coursework.strip_solutions(source)
+    stripped = editions.strip_solutions(source)
     assert stripped == 'def f(x):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
     namespace = {}
     exec(stripped, namespace)
@@ -39,45 +41,78 @@ def test_strip_keeps_indentation_and_signature():
 def test_untagged_markers_are_refused():
     notebook = NEW.new_notebook(cells=[NEW.new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
     with pytest.raises(ValueError, match="no 'solution' tag"):
-        coursework.student_edition(notebook)
+        editions.student_edition(notebook)
 
 
 def test_hidden_tests_are_stripped_and_must_leave_valid_code():
     check = ('with gh.exercise("1 · f", hint="h"):\n    gh.expect(f(1) == 2, "f(1)")\n'
              '    ### BEGIN HIDDEN TESTS\n    gh.expect(f(5) == 6, "f(5)")\n    ### END HIDDEN TESTS\n')
-    student = coursework.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell(check)]))
+    student = editions.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell(check)]))
     assert student.cells[0].source == ('with gh.exercise("1 · f", hint="h"):\n    gh.expect(f(1) == 2, "f(1)")\n'
                                        "    # (hidden tests: more cases are checked when the notebook is graded)\n")
     only_hidden = 'with gh.exercise("1 · f", hint="h"):\n    ### BEGIN HIDDEN TESTS\n    pass\n    ### END HIDDEN TESTS\n'
     with pytest.raises(ValueError, match="keep at least one visible statement"):
-        coursework.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell(only_hidden)]))
+        editions.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell(only_hidden)]))
     with pytest.raises(ValueError, match="no gh.exercise"):
-        coursework.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell("### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS")]))
+        editions.student_edition(NEW.new_notebook(cells=[NEW.new_code_cell("### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS")]))
 
 
 def test_exercise_names_and_points_are_read_without_running():
     source = 'with gh.exercise("1 · D\'s loss", hint="h", points=2):\n    pass\nwith exercise("2 · x", "h"):\n    pass\n'
-    assert coursework.check_exercises(source) == [("1 · D's loss", 2), ("2 · x", 1)]
+    assert editions.check_exercises(source) == [("1 · D's loss", 2), ("2 · x", 1)]
     with pytest.raises(ValueError, match="whole number"):
-        coursework.check_exercises('with gh.exercise("1", hint="h", points=POINTS):\n    pass\n')
+        editions.check_exercises('with gh.exercise("1", hint="h", points=POINTS):\n    pass\n')
     with pytest.raises(ValueError, match="plain string"):
-        coursework.check_exercises('with gh.exercise(NAME, hint="h"):\n    pass\n')
+        editions.check_exercises('with gh.exercise(NAME, hint="h"):\n    pass\n')
 
 
 def test_student_path_needs_only_nbformat(tmp_path):
     """`make student` must work without torch, nbclient or the course's package."""
-    code = ("import sys; sys.path.insert(0, 'tools'); import coursework, pathlib; "
-            f"coursework.write_student_editions(pathlib.Path('notebooks'), pathlib.Path({str(tmp_path)!r})); "
+    code = ("import sys; sys.path.insert(0, 'tools'); import coursework; "
+            f"sys.argv = ['coursework.py', 'student', 'notebooks', {str(tmp_path)!r}]; coursework.main(); "
             "heavy = {'torch', 'nbclient', 'gan_helpers', 'grading'} & set(sys.modules); "
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=book.ROOT, capture_output=True)
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in CHAPTERS]
 
 
+def tool_imports(path) -> set[str]:
+    """The other tools/ modules that ``path`` imports, at its top or inside a function."""
+    tools = {p.stem for p in (book.ROOT / "tools").glob("*.py")}
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names & tools - {path.stem}
+
+
+def test_the_tools_import_each_other_without_a_cycle():
+    """editions.py (the student editions) is what grading.py reads check cells with; the command
+    line (coursework.py) sits above both, so nothing runs back up."""
+    graph = {path.stem: tool_imports(path) for path in (book.ROOT / "tools").glob("*.py")}
+    assert graph["editions"] == set() and graph["grading"] == {"editions"}
+    assert graph["coursework"] == {"editions", "grading"}
+    done, visiting = set(), []
+
+    def visit(module):  # depth first; a module met again on the current path closes a cycle
+        assert module not in visiting, f"import cycle: {' -> '.join(visiting + [module])}"
+        if module not in done:
+            visiting.append(module)
+            for imported in sorted(graph[module]):
+                visit(imported)
+            visiting.pop()
+            done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 def test_student_edition_hides_every_solution_and_keeps_every_check(path):
     instructor = nbformat.read(path, as_version=4)
-    student = coursework.student_edition(instructor)
+    student = editions.student_edition(instructor)
     solutions = [c for c in instructor.cells if "solution" in c.metadata.get("tags", [])]
     assert exercise_count(instructor) >= 3
     assert exercise_count(student) == exercise_count(instructor)
@@ -89,10 +124,10 @@ def test_student_edition_hides_every_solution_and_keeps_every_check(path):
     taught = "\n".join(c.source for c in instructor.cells if c not in solutions)  # the chapter's own code
     text = "\n".join(c.source for c in student.cells)
     for original in solutions:  # no line of an answer survives, unless the chapter itself shows it
-        for block in coursework.solution_blocks(original.source):
+        for block in editions.solution_blocks(original.source):
             body = [line.strip() for line in block.splitlines()[1:-1] if line.strip() and line.strip() not in taught]
             assert not any(line in text for line in body), body
-    pasted = coursework.paste_solutions(student, instructor)
+    pasted = editions.paste_solutions(student, instructor)
     assert [c.source for c in pasted.cells if c in solutions or "solution" in c.metadata.get("tags", [])] == \
         [c.source for c in solutions]
 
@@ -144,7 +179,7 @@ def _solution(name, args, body):
 def submission(**answers) -> nbformat.NotebookNode:
     """The student edition with working answers, except ``answers`` {cell id: new source}."""
     instructor = synthetic_chapter()
-    notebook = coursework.paste_solutions(coursework.student_edition(instructor), instructor)
+    notebook = editions.paste_solutions(editions.student_edition(instructor), instructor)
     for cell in notebook.cells:
         if cell.id in answers:
             cell.source = answers[cell.id]
@@ -187,11 +222,11 @@ def test_a_chapter_gets_its_parameters_and_every_check_in_place(path):
     instructor = nbformat.read(path, as_version=4)
     checks = grading.instructor_checks(instructor)
     tokens = {check.cell_id: "t" for check in checks}
-    student = coursework.student_edition(instructor)
+    student = editions.student_edition(instructor)
     assembled, unplaced = grading.assemble(student, instructor, checks, tokens, {"PROFILE": "smoke"})
     tagged = [i for i, c in enumerate(assembled.cells) if "parameters" in c.metadata.get("tags", [])]
     assert assembled.cells[tagged[0] + 1].source == "# Parameters set by the grader\nPROFILE = 'smoke'"
-    answer_keys = sum(coursework.ANSWER_KEY in c.metadata.get("tags", []) for c in instructor.cells)  # not handed out
+    answer_keys = sum(editions.ANSWER_KEY in c.metadata.get("tags", []) for c in instructor.cells)  # not handed out
     assert unplaced == {} and len(assembled.cells) == len(instructor.cells) - answer_keys + 1
 
 

@@ -7,7 +7,8 @@ import shutil
 
 import nbformat
 
-import coursework  # tools/coursework.py
+import book  # tools/book.py
+import editions  # tools/editions.py
 import release  # tools/release.py
 
 COLAB = "https://colab.research.google.com/github/"
@@ -28,7 +29,7 @@ def test_committed_student_editions_are_what_the_generator_writes_now():
 
 def test_every_public_badge_opens_a_committed_student_edition():
     course = release.load_course()
-    chapters = release.chapter_notebooks()
+    chapters = book.chapter_notebooks()
     sources = [release.ROOT / "README.md", *chapters, *(release.ROOT / "student" / p.name for p in chapters)]
     found = {path.relative_to(release.ROOT).as_posix(): badges(path) for path in sources}
     assert len(found["README.md"]) == len(chapters) >= 6
@@ -41,13 +42,13 @@ def test_every_public_badge_opens_a_committed_student_edition():
 
 
 def test_a_changed_chapter_makes_its_committed_edition_stale_until_written(tmp_path, monkeypatch):
-    shutil.copytree(release.NOTEBOOKS, tmp_path / "notebooks")
+    shutil.copytree(book.NOTEBOOKS, tmp_path / "notebooks")
     monkeypatch.setattr(release, "ROOT", tmp_path)
-    monkeypatch.setattr(release, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")
     course = release.load_course()
     assert release.student_problems(course)[0] == "student/01_vanilla_gan.ipynb is missing"
     written = release.write_student_editions(course)
-    assert [p.name for p in written] == [p.name for p in release.chapter_notebooks()]
+    assert [p.name for p in written] == [p.name for p in book.chapter_notebooks()]
     assert release.student_problems(course) == [] and release.write_student_editions(course) == []
 
     chapter = tmp_path / "notebooks" / "02_conditional_gan.ipynb"
@@ -66,11 +67,11 @@ def test_a_changed_chapter_makes_its_committed_edition_stale_until_written(tmp_p
 
 
 def test_make_student_and_the_release_step_write_the_same_files(tmp_path, monkeypatch):
-    """`make student` (tools/coursework.py) writes what release.py checks, byte for byte."""
-    monkeypatch.setattr(coursework, "ROOT", tmp_path)  # the editions' folder as if in the repository
-    coursework.write_student_editions(release.NOTEBOOKS, tmp_path / "student")
+    """`make student` (tools/editions.py) writes what release.py checks, byte for byte."""
+    monkeypatch.setattr(editions, "ROOT", tmp_path)  # the editions' folder as if in the repository
+    editions.write_student_editions(book.NOTEBOOKS, tmp_path / "student")
     course = release.load_course()
-    for path in release.chapter_notebooks():
+    for path in book.chapter_notebooks():
         edition = (tmp_path / "student" / path.name).read_text()
         assert edition == release.student_edition_text(course, path), path.name
         assert "### BEGIN SOLUTION" not in edition and "BEGIN HIDDEN TESTS" not in edition

@@ -72,7 +72,7 @@ def copy_of_the_course(tmp_path, monkeypatch):
         shutil.copy2(book.ROOT / name, tmp_path / name)
     shutil.copytree(book.NOTEBOOKS, tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     monkeypatch.setattr(times, "ROOT", tmp_path)
-    monkeypatch.setattr(times, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")
     return tmp_path
 
 

@@ -20,7 +20,7 @@ metric) in ``executed/<profile>/<chapter>.status.json``; ``build`` ends with a t
 The tests pass ``image_folder`` (a stand-in folder of shapes, tools/standin.py) instead.
 
 The book is the **student edition** unless the instructor edition is asked for: each chapter as
-tools/coursework.py makes it (solutions stubbed, no hidden tests, no answer key), with the run's
+tools/editions.py makes it (solutions stubbed, no hidden tests, no answer key), with the run's
 outputs, staged in student/ so that its Colab and Binder buttons open the committed student
 editions. Staging also tidies the outputs: the run's folders shown as ``OUT_DIR`` (and the other
 path parameters by their names), progress bars reduced to their final state, and a banner on
@@ -42,6 +42,8 @@ import time
 from pathlib import Path
 
 import nbformat
+
+import editions
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -323,11 +325,9 @@ def chapter_page(executed: nbformat.NotebookNode, profile: str, edition: str) ->
     if run.get("parameters", {}).get("PROFILE", profile) == "smoke":
         add_smoke_banner(executed)
     if edition == "student":
-        import coursework
-
         # its Colab badge, like the launch buttons, opens the committed student edition
-        badge = coursework.student_badge(ROOT / EDITIONS["student"])
-        executed = coursework.student_edition(executed, badge=badge, keep_outputs=True)
+        badge = editions.student_badge(ROOT / EDITIONS["student"])
+        executed = editions.student_edition(executed, badge=badge, keep_outputs=True)
     return executed
 
 
@@ -362,9 +362,7 @@ def stage(profile: str, executed_dir: Path | None = None, edition: str = "studen
         if notebook.stem in skipped:
             page = skipped_page(notebook, skipped[notebook.stem])
             if edition == "student":
-                import coursework
-
-                page = coursework.student_edition(page)
+                page = editions.student_edition(page)
         else:
             page = chapter_page(nbformat.read(executed_dir / notebook.name, as_version=4), profile, edition)
         nbformat.write(page, src / folder / notebook.name)

@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from gan_helpers.coursework import RESULT_MIME
 
-import coursework
+import editions
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULT_MIME = "application/vnd.gan-course.check+json"  # gan_helpers.coursework.RESULT_MIME
 PASSED, MISSING, TIMED_OUT, NOT_RUN, NO_RESULT = "PASSED", "MISSING", "TIMED OUT", "NOT RUN", "NO RESULT"
 TIMEOUT_ENAME = "GraderTimeout"
 GRACE_S = 10  # how long a kernel may take to stop after an interrupt before the run is abandoned
@@ -115,7 +115,7 @@ def instructor_checks(notebook: nbformat.NotebookNode) -> list[Check]:
     """The check cells of an instructor edition, in order; exercise names must be unique."""
     checks, names = [], set()
     for cell in notebook.cells:
-        exercises = coursework.check_exercises(cell.source) if cell.cell_type == "code" else []
+        exercises = editions.check_exercises(cell.source) if cell.cell_type == "code" else []
         if not exercises:
             continue
         if not cell.get("id"):

@@ -6,7 +6,7 @@
 
 Every public badge opens a **student edition**: the committed copies in student/ (solutions
 stubbed, no hidden tests, no answer key), which `write` and `pin` regenerate from notebooks/
-(tools/coursework.py, the same files `make student` writes) and `check` compares with them.
+(tools/editions.py, the same files `make student` writes) and `check` compares with them.
 
 In a notebook the tool touches only two cells: the first markdown cell (the Colab badge) and the
 first code cell (the install line), found by position and written back by cell id right after
@@ -25,6 +25,9 @@ from pathlib import Path
 
 import nbformat
 
+import book
+import editions
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: tomllib's forerunner
@@ -32,7 +35,6 @@ except ModuleNotFoundError:  # Python 3.10: tomllib's forerunner
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "tools" / "course.toml"
-NOTEBOOKS = ROOT / "notebooks"
 STUDENT = "student"  # the committed student editions, in the repository: what every badge opens
 
 # Any repository and ref, and the instructor editions' folder too, so that `write` also replaces an
@@ -77,10 +79,6 @@ def load_course(path: Path | None = None) -> Course:
     return course
 
 
-def chapter_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
 def first_cell(notebook, cell_type: str):
     return next((cell for cell in notebook.cells if cell.cell_type == cell_type), None)
 
@@ -106,22 +104,20 @@ def missing_editions(names) -> list[str]:
 
 def student_edition_text(course: Course, path: Path) -> str:
     """The student edition of the chapter ``path`` as its file holds it, badge opening itself."""
-    import coursework  # tools/coursework.py: needs only nbformat
-
-    edition = coursework.student_edition(nbformat.read(path, as_version=4), badge=course.badge_url("{name}"))
+    edition = editions.student_edition(nbformat.read(path, as_version=4), badge=course.badge_url("{name}"))
     return nbformat.writes(edition) + "\n"
 
 
 def student_problems(course: Course) -> list[str]:
     """Committed student editions that are missing, stale (their chapter changed since) or orphaned."""
     problems = []
-    for path in chapter_notebooks():
+    for path in book.chapter_notebooks():
         committed = ROOT / STUDENT / path.name
         if not committed.exists():
             problems.append(f"{STUDENT}/{path.name} is missing")
         elif json.loads(committed.read_text()) != json.loads(student_edition_text(course, path)):
             problems.append(f"{STUDENT}/{path.name} is stale: notebooks/{path.name} changed since it was written")
-    chapters = {path.name for path in chapter_notebooks()}
+    chapters = {path.name for path in book.chapter_notebooks()}
     problems += [f"{STUDENT}/{path.name} has no chapter in notebooks/" for path in sorted((ROOT / STUDENT).glob("*.ipynb"))
                  if path.name not in chapters]
     if problems:
@@ -133,7 +129,7 @@ def write_student_editions(course: Course) -> list[Path]:
     """Write every chapter's student edition to student/; returns the files that changed."""
     (ROOT / STUDENT).mkdir(exist_ok=True)
     changed = []
-    for path in chapter_notebooks():
+    for path in book.chapter_notebooks():
         target, text = ROOT / STUDENT / path.name, student_edition_text(course, path)
         if not target.exists() or target.read_text() != text:
             target.write_text(text)
@@ -149,7 +145,7 @@ def text_problems(course: Course) -> list[str]:
     wrong = [m.group(0) for m in badges if m.group(0) != course.badge_url(m["name"])]
     if wrong:
         problems.append(f"README.md: badges that do not open {course.repository}@{course.branch}'s student editions: {wrong}")
-    chapters = [path.name for path in chapter_notebooks()]
+    chapters = [path.name for path in book.chapter_notebooks()]
     if sorted(m["name"] for m in badges) != chapters:
         problems.append(f"README.md: one Colab badge per chapter expected ({chapters}); found {[m['name'] for m in badges]}")
     missing = missing_editions(sorted({m["name"] for m in badges} | set(chapters)))
@@ -185,7 +181,7 @@ def write_notebook(course: Course, path: Path) -> bool:
 def write(course: Course) -> list[Path]:
     """Put ``course`` into every notebook, the README, _config.yml and book/running.md, then write
     the student editions the badges open; returns the changed files."""
-    changed = [path for path in chapter_notebooks() if write_notebook(course, path)]
+    changed = [path for path in book.chapter_notebooks() if write_notebook(course, path)]
     edits = {
         ROOT / "README.md": lambda text: BADGE.sub(lambda m: course.badge_url(m["name"]), text),
         ROOT / "_config.yml": lambda text: CONFIG_URL.sub(rf"\g<1>{course.url}\n\g<2>{course.branch}", text),
@@ -240,7 +236,7 @@ def main() -> None:
         for path in write(course):
             print(f"wrote {path.relative_to(ROOT)}")
         return
-    problems = ([p for path in chapter_notebooks() for p in notebook_problems(course, path)] + text_problems(course)
+    problems = ([p for path in book.chapter_notebooks() for p in notebook_problems(course, path)] + text_problems(course)
                 + student_problems(course))
     print("\n".join(problems) or f"every notebook installs {course.install_source} and opens {course.repository}@{course.branch}")
     note = release_drift(course)

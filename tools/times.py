@@ -26,8 +26,9 @@ import re
 import sys
 from pathlib import Path
 
+import book
+
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
 MACHINE = "a 2-core x86-64 CPU without a GPU"
 KEYS = {"smoke_s", "smoke_note", "cpu_min", "cpu_first_extra_min", "cpu_detail", "gpu_t4_min", "full_t4_min",
         "full_what"}
@@ -41,10 +42,6 @@ DOCUMENTS = {  # the generated blocks of each document
 }
 
 
-def chapter_notebooks() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
 def read_times(notebook: Path) -> dict:
     """``gan_course.times`` of one chapter, checked for its keys."""
     times = json.loads(notebook.read_text()).get("metadata", {}).get("gan_course", {}).get("times")
@@ -56,7 +53,7 @@ def read_times(notebook: Path) -> dict:
 
 
 def all_times() -> dict[str, dict]:
-    return {notebook.stem: read_times(notebook) for notebook in chapter_notebooks()}
+    return {notebook.stem: read_times(notebook) for notebook in book.chapter_notebooks()}
 
 
 def number(stem: str) -> int:
@@ -100,7 +97,7 @@ def title(stem: str) -> str:
     """The chapter's title from its first heading ("# 1 · A vanilla GAN on MNIST")."""
     import nbformat
 
-    first = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4).cells[0].source.splitlines()[0]
+    first = nbformat.read(book.NOTEBOOKS / f"{stem}.ipynb", as_version=4).cells[0].source.splitlines()[0]
     return first.lstrip("# ").split(" · ", 1)[-1]
 
 
@@ -220,7 +217,7 @@ def expected() -> dict[str, str]:
         result[name] = text
     import nbformat
 
-    for notebook in chapter_notebooks():
+    for notebook in book.chapter_notebooks():
         cells = [c for c in nbformat.read(notebook, as_version=4).cells if "<!-- times:timebox -->" in c.source]
         if len(cells) != 1:
             raise ValueError(f"{notebook.name}: one markdown cell must hold the '<!-- times:timebox -->' block")
