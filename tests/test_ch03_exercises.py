@@ -1,46 +1,17 @@
 """Chapter 3's exercise checks catch the plausible wrong answers and accept valid variants.
 
-Each check cell of the instructor edition (hidden cases included) runs here on a candidate
-answer, as the grader would run it, without any training: only the chapter's network classes
-are defined first. A wrong answer must fail with the exercise's hint; when a student finds a
-wrong answer that passes, it joins these lists.
+Each check cell of the instructor edition (hidden cases included) runs on a candidate answer
+after the chapter's setup and parameters cells and its networks cell (the checks build its G and
+D), as the grader would run it, without any training (tests/exercise_harness.py). A wrong answer
+must fail with the exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check
+(hidden cases stripped) and fails the full one; a valid variant must pass. When a student finds
+a wrong answer that passes, it joins WRONG (book/instructors.md).
 """
 
-import numpy as np
-import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-import book
 import exercise_harness as harness
-import gan_helpers as gh
+from exercise_harness import with_head
 
-SOURCE = book.NOTEBOOKS / "03_dcgan_celeba.ipynb"
-
-
-def run_check(name: str, answer_source: str) -> str:
-    """Define the chapter's networks and ``answer_source``, run the check of exercise ``name``;
-    returns what it printed."""
-    namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    networks = next(c for c in harness.code_cells(SOURCE) if "class Generator(nn.Module)" in c.source)
-    exec(compile(networks.source, "networks", "exec"), namespace)
-    return harness.run_check(harness.check_source(SOURCE, name), answer_source, namespace)
-
-
-def solution(function: str) -> str:
-    return harness.solution_source(SOURCE, function)
-
-
-def assert_passes(name, answer):
-    out = run_check(name, answer)
-    assert harness.passed(name, out), out
-
-
-def assert_fails(name, answer):
-    out = run_check(name, answer)
-    assert harness.failed_with_hint(name, out), out
-
+CHAPTER = harness.Chapter("03_dcgan_celeba", needs=("554b0664",))  # the cell of Generator and Discriminator
 
 INIT = "1 · DCGAN init"
 INIT_HEAD = "@torch.no_grad()\ndef init_weights(module):\n"
@@ -76,8 +47,6 @@ INIT_VALID = {
                      "    elif 'BatchNorm' in name:\n        nn.init.normal_(module.weight, 1.0, 0.02); nn.init.constant_(module.bias, 0)\n",
 }
 
-
-
 FM = "2 · feature matching"
 FM_HEAD = "def feature_matching_loss(real_features, fake_features):\n"
 FM_WRONG = {
@@ -93,8 +62,6 @@ FM_VALID = {
     "mse with reduction sum": "    return F.mse_loss(fake_features.mean(0), real_features.mean(0).detach(), reduction='sum')\n",
     "dot product": "    diff = fake_features.mean(dim=0) - real_features.detach().mean(dim=0)\n    return diff @ diff\n",
 }
-
-
 
 SIZE = "3 · conv output size"
 SIZE_HEAD = "def conv_output_size(size, kernel, stride=1, padding=0, transposed=False):\n"
@@ -120,8 +87,6 @@ SIZE_VALID = {
                   "    return math.floor((size + 2 * padding - kernel) / stride) + 1\n",
 }
 
-
-
 BEST = "4 · best D with smoothing"
 BEST_HEAD = "def best_d(p_data, p_g, alpha, beta=0.0):\n"
 BEST_WRONG = {
@@ -135,38 +100,13 @@ BEST_VALID = {
     "from the two shares": "    share = p_data / (p_data + p_g)\n    return alpha * share + beta * (1 - share)\n",
 }
 
+WRONG = {INIT: with_head(INIT_HEAD, INIT_WRONG), FM: with_head(FM_HEAD, FM_WRONG),
+         SIZE: with_head(SIZE_HEAD, SIZE_WRONG), BEST: with_head(BEST_HEAD, BEST_WRONG)}
+# an answer fitted to exercise 4's visible cases: it passes them and fails a hidden one
+HIDDEN_ONLY = {BEST: with_head(BEST_HEAD, {
+    "fitted to the visible cases": "    import torch\n    if isinstance(p_data, torch.Tensor): return p_data * 0\n"
+                                   "    return (alpha * p_data + beta * p_g) / (p_data + p_g)\n"})}
+VALID = {INIT: with_head(INIT_HEAD, INIT_VALID), FM: with_head(FM_HEAD, FM_VALID),
+         SIZE: with_head(SIZE_HEAD, SIZE_VALID), BEST: with_head(BEST_HEAD, BEST_VALID)}
 
-
-# exercise name -> (the answer's first line, wrong answers, valid variants, the solution's function)
-EXERCISES = {
-    INIT: (INIT_HEAD, INIT_WRONG, INIT_VALID, "init_weights"),
-    FM: (FM_HEAD, FM_WRONG, FM_VALID, "feature_matching_loss"),
-    SIZE: (SIZE_HEAD, SIZE_WRONG, SIZE_VALID, "conv_output_size"),
-    BEST: (BEST_HEAD, BEST_WRONG, BEST_VALID, "best_d"),
-}
-
-
-@pytest.mark.parametrize("name, wrong", [(name, wrong) for name, (_, wrongs, _, _) in EXERCISES.items() for wrong in sorted(wrongs)])
-def test_check_catches_a_wrong_answer(name, wrong):
-    head, wrongs, _, _ = EXERCISES[name]
-    assert_fails(name, head + wrongs[wrong])
-
-
-@pytest.mark.parametrize("name, valid", [(name, valid) for name, (_, _, valids, _) in EXERCISES.items() for valid in ["solution", *sorted(valids)]])
-def test_check_accepts_a_valid_answer(name, valid):
-    head, _, valids, function = EXERCISES[name]
-    assert_passes(name, solution(function) if valid == "solution" else head + valids[valid])
-
-
-@pytest.mark.parametrize("name", sorted(EXERCISES))
-def test_not_done_is_reported_as_not_done(name):
-    stub = f"def {EXERCISES[name][3]}(*args, **kwargs):\n    raise NotImplementedError()\n"
-    assert f"[NOT DONE] Exercise {name}" in run_check(name, stub)
-
-
-
-def test_hidden_cases_are_needed():
-    """An answer fitted to the visible cases of exercise 4 passes them and fails a hidden one."""
-    fitted = BEST_HEAD + ("    import torch\n    if isinstance(p_data, torch.Tensor): return p_data * 0\n"
-                          "    return (alpha * p_data + beta * p_g) / (p_data + p_g)\n")
-    assert_fails(BEST, fitted)
+globals().update(harness.standard_tests(CHAPTER, WRONG, HIDDEN_ONLY, VALID))

@@ -1,47 +1,17 @@
 """Chapter 4's exercise checks catch the plausible wrong answers and accept valid variants.
 
-Each check cell of the instructor edition (hidden cases included) runs here on a candidate
-answer, as the grader would run it, without any training: only the setup's imports are defined
-first, so a check that needed the trained chapter would fail here. A wrong answer must fail with
-the exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check (hidden cases
-stripped) and fails the full one. When a student finds a wrong answer that passes, it joins
-these lists.
+Each check cell of the instructor edition (hidden cases included) runs on a candidate answer
+after the chapter's setup and parameters cells only, as the grader would run it, without any
+training (tests/exercise_harness.py): a check that needed the trained chapter would fail here.
+A wrong answer must fail with the exercise's hint; an answer in HIDDEN_ONLY passes the student
+edition's check (hidden cases stripped) and fails the full one; a valid variant must pass. When a
+student finds a wrong answer that passes, it joins WRONG (book/instructors.md).
 """
 
-import numpy as np
-import pytest
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-import book
-import coursework
 import exercise_harness as harness
-import gan_helpers as gh
+from exercise_harness import with_head
 
-SOURCE = book.NOTEBOOKS / "04_dcgan_anime.ipynb"
-
-
-def run_check(name: str, answer_source: str, hidden: bool = True) -> str:
-    """Define ``answer_source`` next to the setup's imports, run the check of exercise ``name``
-    (``hidden=False``: the student edition's check); returns what it printed."""
-    namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    return harness.run_check(harness.check_source(SOURCE, name), answer_source, namespace, hidden)
-
-
-def solution(function: str) -> str:
-    return harness.solution_source(SOURCE, function)
-
-
-def assert_passes(name, answer, hidden=True):
-    out = run_check(name, answer, hidden)
-    assert harness.passed(name, out), out
-
-
-def assert_fails(name, answer):
-    out = run_check(name, answer)
-    assert harness.failed_with_hint(name, out), out
-
+CHAPTER = harness.Chapter("04_dcgan_anime")
 
 TRUNC = "1 · truncation of z"
 TRUNC_HEAD = "def truncate_z(z, threshold):\n    if threshold is None:\n        return z\n"
@@ -139,43 +109,10 @@ OTHER_VALID = {
               "        out.append((others - references[i]).norm(dim=1).min())\n    return torch.stack(out)\n",
 }
 
-# exercise name -> (the answer's first lines, wrong answers, hidden-only, valid variants, function)
-EXERCISES = {
-    TRUNC: (TRUNC_HEAD, TRUNC_WRONG, TRUNC_HIDDEN_ONLY, TRUNC_VALID, "truncate_z"),
-    NORM: (NORM_HEAD, NORM_WRONG, {}, NORM_VALID, "clipped_norm2"),
-    NN: (NN_HEAD, NN_WRONG, {}, NN_VALID, "nearest_images"),
-    OTHER: (OTHER_HEAD, OTHER_WRONG, OTHER_HIDDEN_ONLY, OTHER_VALID, "nearest_other_distance"),
-}
+WRONG = {TRUNC: with_head(TRUNC_HEAD, TRUNC_WRONG), NORM: with_head(NORM_HEAD, NORM_WRONG),
+         NN: with_head(NN_HEAD, NN_WRONG), OTHER: with_head(OTHER_HEAD, OTHER_WRONG)}
+HIDDEN_ONLY = {TRUNC: with_head(TRUNC_HEAD, TRUNC_HIDDEN_ONLY), OTHER: with_head(OTHER_HEAD, OTHER_HIDDEN_ONLY)}
+VALID = {TRUNC: with_head(TRUNC_HEAD, TRUNC_VALID), NORM: with_head(NORM_HEAD, NORM_VALID),
+         NN: with_head(NN_HEAD, NN_VALID), OTHER: with_head(OTHER_HEAD, OTHER_VALID)}
 
-
-def test_every_checked_exercise_is_listed_here():
-    in_notebook = [name for c in harness.code_cells(SOURCE) if c.cell_type == "code" for name, _ in coursework.check_exercises(c.source)]
-    assert in_notebook == list(EXERCISES)
-
-
-@pytest.mark.parametrize("name, wrong", [(n, w) for n, (_, wrongs, _, _, _) in EXERCISES.items() for w in sorted(wrongs)])
-def test_check_catches_a_wrong_answer(name, wrong):
-    head, wrongs, _, _, _ = EXERCISES[name]
-    assert_fails(name, head + wrongs[wrong])
-
-
-@pytest.mark.parametrize("name, answer", [(n, a) for n, (_, _, hidden, _, _) in EXERCISES.items() for a in sorted(hidden)])
-def test_a_hidden_case_catches_what_the_visible_ones_let_through(name, answer):
-    head, _, hidden, _, _ = EXERCISES[name]
-    assert_passes(name, head + hidden[answer], hidden=False)
-    assert_fails(name, head + hidden[answer])
-
-
-@pytest.mark.parametrize("name, valid", [(n, v) for n, (_, _, _, valids, _) in EXERCISES.items()
-                                         for v in ["solution", *sorted(valids)]])
-def test_check_accepts_a_valid_answer(name, valid):
-    head, _, _, valids, function = EXERCISES[name]
-    assert_passes(name, solution(function) if valid == "solution" else head + valids[valid])
-
-
-@pytest.mark.parametrize("name", list(EXERCISES))
-def test_the_student_stub_is_not_done(name):
-    function = EXERCISES[name][4]
-    stub = coursework.strip_solutions(next(c.source for c in harness.code_cells(SOURCE) if "solution" in c.metadata.get("tags", [])
-                                           and f"def {function}(" in c.source))
-    assert f"[NOT DONE] Exercise {name}" in run_check(name, stub, hidden=False)
+globals().update(harness.standard_tests(CHAPTER, WRONG, HIDDEN_ONLY, VALID))

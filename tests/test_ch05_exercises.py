@@ -1,38 +1,21 @@
 """Chapter 5's exercise checks catch the plausible wrong answers and accept valid variants.
 
-Each check cell of the instructor edition (hidden cases included) runs here on a candidate
-answer, as the grader would run it, without any training. A wrong answer must fail with the
-exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check (hidden cases
-stripped) and fails the full one; a valid variant must pass. When a student finds a wrong answer
-that passes, it joins these lists (book/instructors.md).
+Each check cell of the instructor edition (hidden cases included) runs on a candidate answer
+after the chapter's setup and parameters cells, as the grader would run it, without any training
+(tests/exercise_harness.py). A wrong answer must fail with the exercise's hint; an answer in
+HIDDEN_ONLY passes the student edition's check (hidden cases stripped) and fails the full one; a
+valid variant must pass. When a student finds a wrong answer that passes, it joins WRONG
+(book/instructors.md).
 """
 
-import nbformat
-import numpy as np
-import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-import book
-import coursework
 import exercise_harness as harness
 import gan_helpers as gh
 
-SOURCE = book.NOTEBOOKS / "05_wgan_gp_cifar10.ipynb"
+CHAPTER = harness.Chapter("05_wgan_gp_cifar10")
 GP, W1, JS = "1 · gradient penalty", "2 · W in one dimension", "3 · JS divergence"
-# exercise -> (solution cell id, check cell id)
-EXERCISES = {GP: ("c5ex1sol", "c5ex1chk"), W1: ("c5ex2sol", "c5ex2chk"), JS: ("c5ex3sol", "c5ex3chk")}
-
-
-def cells() -> dict:
-    return {cell.id: cell for cell in nbformat.read(SOURCE, as_version=4).cells}
-
-
-def run_check(name: str, answer: str, hidden: bool = True) -> str:
-    """Define ``answer`` in a plain namespace, run exercise ``name``'s check; return what it printed."""
-    namespace = {"gh": gh, "torch": torch, "nn": nn, "F": F, "np": np}
-    return harness.run_check(cells()[EXERCISES[name][1]].source, answer, namespace, hidden)
 
 
 PENALTY = '''
@@ -137,23 +120,18 @@ VALID = {
 }
 
 
-def solution(name: str) -> str:
-    return cells()[EXERCISES[name][0]].source
+globals().update(harness.standard_tests(CHAPTER, WRONG, HIDDEN_ONLY, VALID, min_wrong=3))
 
 
-globals().update(harness.standard_tests(SOURCE, run_check, solution, WRONG, HIDDEN_ONLY, VALID,
-                                        min_wrong=3))
-
-
-def test_the_exercises_are_the_ones_listed():
-    assert set(EXERCISES) == set(WRONG)
+def test_every_exercise_has_a_case_only_a_hidden_check_catches():
+    assert set(HIDDEN_ONLY) == set(WRONG)
 
 
 def test_the_solution_trains_exactly_like_the_course_fallback():
     """The instructor edition trains with its own gradient_penalty; it must give the same bits
     as gh.gradient_penalty (the fallback), so that recorded runs do not move."""
     namespace = {"torch": torch, "nn": nn}
-    exec(solution(GP), namespace)
+    exec(CHAPTER.solution(GP), namespace)
     gen = torch.Generator().manual_seed(0)
     critic = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(4 * 8 * 8, 1))
     real, fake = torch.randn(5, 3, 16, 16, generator=gen), torch.randn(5, 3, 16, 16, generator=gen)

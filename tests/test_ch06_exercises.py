@@ -1,39 +1,23 @@
 """Chapter 6's exercise checks catch the plausible wrong answers and accept valid variants.
 
-Each check cell of the instructor edition (hidden cases included) runs here on a candidate
-answer, as the grader would run it, without any Inception network or data. A wrong answer must
-fail with the exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check
-(hidden cases stripped) and fails the full one; a valid variant must pass. When a student finds
-a wrong answer that passes, it joins these lists (book/instructors.md).
+Each check cell of the instructor edition (hidden cases included) runs on a candidate answer
+after the chapter's setup and parameters cells, as the grader would run it, without any
+Inception network or data (tests/exercise_harness.py). A wrong answer must fail with the
+exercise's hint; an answer in HIDDEN_ONLY passes the student edition's check (hidden cases
+stripped) and fails the full one; a valid variant must pass. When a student finds a wrong answer
+that passes, it joins WRONG (book/instructors.md).
 """
 
-import nbformat
 import numpy as np
 import pytest
-import torch
 from scipy import linalg
 
-import book
-import coursework
 import exercise_harness as harness
 import gan_helpers as gh
 
-SOURCE = book.NOTEBOOKS / "06_evaluation.ipynb"
+CHAPTER = harness.Chapter("06_evaluation")
 FD, KID, IS, KNN = ("1 · Fréchet distance", "2 · KID's unbiased estimator", "3 · IS from a probability table",
                     "4 · k-NN radius")
-# exercise -> (solution cell id, check cell id)
-EXERCISES = {FD: ("c6ex1sol", "c6ex1chk"), KID: ("c6ex2sol", "c6ex2chk"), IS: ("c6ex3sol", "c6ex3chk"),
-             KNN: ("c6ex4sol", "c6ex4chk")}
-
-
-def cells() -> dict:
-    return {cell.id: cell for cell in nbformat.read(SOURCE, as_version=4).cells}
-
-
-def run_check(name: str, answer: str, hidden: bool = True) -> str:
-    """Define ``answer`` in a plain namespace, run exercise ``name``'s check; return what it printed."""
-    namespace = {"gh": gh, "torch": torch, "np": np, "linalg": linalg}
-    return harness.run_check(cells()[EXERCISES[name][1]].source, answer, namespace, hidden)
 
 
 FD_ANSWER = '''
@@ -207,17 +191,11 @@ VALID = {
 }
 
 
-def solution(name: str) -> str:
-    return cells()[EXERCISES[name][0]].source
+globals().update(harness.standard_tests(CHAPTER, WRONG, HIDDEN_ONLY, VALID, min_wrong=5))
 
 
-globals().update(harness.standard_tests(SOURCE, run_check, solution, WRONG, HIDDEN_ONLY, VALID,
-                                        min_wrong=5))
-
-
-def test_the_exercises_are_the_ones_listed():
-    assert set(EXERCISES) == set(WRONG)
-    assert set(HIDDEN_ONLY) == set(EXERCISES)  # every exercise has a case only a hidden check catches
+def test_every_exercise_has_a_case_only_a_hidden_check_catches():
+    assert set(HIDDEN_ONLY) == set(WRONG)
 
 
 @pytest.mark.parametrize("name, course", [(FD, lambda ns: ns["frechet_distance"]), (IS, None), (KNN, None), (KID, None)])
@@ -225,7 +203,7 @@ def test_the_solutions_agree_with_the_course_helpers_on_random_data(name, course
     """The chapter computes with the student's answer once it passes (yours_or_reference); the
     reference solutions must then give the course's numbers."""
     namespace = {"np": np, "linalg": linalg}
-    exec(solution(name), namespace)
+    exec(CHAPTER.solution(name), namespace)
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 6)), rng.normal(size=(30, 6)) * 1.5 + 0.2
     if name == FD:
