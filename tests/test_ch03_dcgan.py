@@ -126,25 +126,13 @@ def test_stabilizers_run_and_get_their_own_folder(tmp_path, standin_folder, monk
     config = json.loads((out_dir / "config.json").read_text())
     assert config["label_smoothing"] is True and config["feature_matching"] is True
     first = torch.load(out_dir / "checkpoint.pt", weights_only=True)["history"][0]
-    assert 1.15 < first["loss_D"] < 1.5  # still near 2 ln 2 at the start
-    assert 5 < first["loss_G"] < 200  # a squared distance between mean features (512 here), not a BCE near ln 2
+    # The first epoch's means of this run on the CPU: loss_D 1.2752 (BCE against the smoothed 0.9
+    # still near 2 ln 2; 1.2999 without smoothing), loss_G 34.92 (the squared distance between the
+    # mean features, 512 of them; a BCE would be near ln 2, a mean over features 512 times smaller).
+    # Reruns are bit-identical; 1% leaves room for another CPU's rounding.
+    assert 1.262 < first["loss_D"] < 1.288
+    assert 34.57 < first["loss_G"] < 35.27
     assert json.loads((out_dir / "metrics.json").read_text())["feature_matching"] is True
-
-
-def test_missing_celeba_skips_the_chapter_with_a_page_that_says_how_to_get_it(tmp_path):
-    target = book.execute("smoke", force=True, notebooks=[SOURCE], out_root=tmp_path / "executed",
-                          outputs_root=tmp_path / "outputs", parameters={"DATA_ROOT": str(tmp_path / "no-data")})
-    status = book.read_status(target, CHAPTER)
-    assert status["status"] == "skipped" and not (target / f"{CHAPTER}.ipynb").exists()
-    assert status["reason"].startswith("CelebA aligned faces") and "not found" in status["reason"]
-    page = book.skipped_page(SOURCE, status["missing"])
-    note = page.cells[1].source
-    assert note.startswith(":::{admonition} Not executed: the data is missing")
-    assert "kaggle datasets download -d jessicali9530/celeba-dataset" in note and str(tmp_path / "no-data") in note
-    assert not any(c.get("outputs") for c in page.cells if c.cell_type == "code")
-    table = book.summary_table("smoke", target)
-    assert f"| {CHAPTER} | skipped: CelebA aligned faces" in table
-    assert "| 01_vanilla_gan | not executed | - | - | - |" in table
 
 
 def test_too_few_images_stop_at_the_data_cell_naming_what_to_change(tmp_path):

@@ -82,7 +82,11 @@ def test_smoke_run_on_the_standin_says_so_and_saves_colour_samples(executed_smok
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["n_fid"] == 10 and metrics["headline"] == f"FID@10 {metrics['FID']:.1f}"
     assert np.isfinite(metrics["FID"]) and metrics["FID"] > 0 and np.isfinite(metrics["KID"])
-    assert 0 < metrics["FD_thumb8"] < 1000 and 0 < metrics["nn_ratio_min"] < 5
+    # The recorded smoke run (CPU, seed 0, 128 stand-in shapes) gives FD_thumb8 41.79 and nn_ratio_min
+    # 0.7998, bit for bit on rerun; 1% leaves room for another CPU's rounding, while a broken
+    # Frechet distance (no square, no factor 2) or spacing of the real faces (each its own nearest
+    # other: the ratio divides by 0) lands far outside.
+    assert 41.37 < metrics["FD_thumb8"] < 42.21 and 0.792 < metrics["nn_ratio_min"] < 0.808
     assert "test stand-in" in metrics["data"] and metrics["n_train"] == 128
     assert re.search(r"FID@10 = [\d.]+   KID@10 = -?[\d.]+ ± [\d.]+   \(10 samples of G_EMA, 10 real images\)", text)
     assert re.search(r"FD_thumb8 \(Frechet distance of 8x8 thumbnails, not FID\) = [\d.]+: 256 samples against 128"
@@ -137,20 +141,6 @@ def test_parameter_counts_of_the_full_networks():
 def test_no_nbval_marker():  # line lengths: tests/test_notebook_style.py
     cells = [c for c in source_cells() if c.cell_type == "code"]
     assert not any(book.NBVAL_MARK in c.source for c in cells)
-
-
-def test_missing_anime_faces_skip_the_chapter_with_a_page_that_says_how_to_get_them(tmp_path):
-    target = book.execute("smoke", force=True, notebooks=[SOURCE], out_root=tmp_path / "executed",
-                          outputs_root=tmp_path / "outputs", parameters={"DATA_ROOT": str(tmp_path / "no-data")})
-    status = book.read_status(target, CHAPTER)
-    assert status["status"] == "skipped" and not (target / f"{CHAPTER}.ipynb").exists()
-    assert status["reason"].startswith("Anime Face Dataset") and "not found" in status["reason"]
-    page = book.skipped_page(SOURCE, status["missing"])
-    note = page.cells[1].source
-    assert note.startswith(":::{admonition} Not executed: the data is missing")
-    assert "kaggle datasets download -d splcher/animefacedataset" in note and str(tmp_path / "no-data") in note
-    assert not any(c.get("outputs") for c in page.cells if c.cell_type == "code")
-    assert f"| {CHAPTER} | skipped: Anime Face Dataset" in book.summary_table("smoke", target)
 
 
 def test_too_few_training_images_stop_at_the_data_cell(tmp_path, standin_folder):

@@ -188,17 +188,6 @@ def test_checked_outputs_are_those_stored(executed_smoke):
         assert produced == stored, f"cell {cell.id} ({cell.source.splitlines()[0][:50]})"
 
 
-def test_missing_cifar10_skips_the_chapter_with_a_page_that_says_how_to_get_it(tmp_path):
-    target = book.execute("smoke", force=True, notebooks=[SOURCE], out_root=tmp_path / "executed",
-                          outputs_root=tmp_path / "outputs", parameters={"DATA_ROOT": str(tmp_path / "no-data")})
-    status = book.read_status(target, CHAPTER)
-    assert status["status"] == "skipped" and not (target / f"{CHAPTER}.ipynb").exists()
-    assert status["reason"].startswith("CIFAR-10 (Krizhevsky, 2009)") and "not found" in status["reason"]
-    note = book.skipped_page(SOURCE, status["missing"]).cells[1].source
-    assert note.startswith(":::{admonition} Not executed: the data is missing")
-    assert "torchvision.datasets.CIFAR10" in note and str(tmp_path / "no-data") in note
-
-
 def test_too_few_images_for_the_critic_steps_stop_at_the_data_cell(tmp_path):
     """60 images, batches of 16, 5 critic batches per G step: a pass makes 3 batches and no G
     step. The data cell says so and names what fixes it; N_CRITIC = 3 (48 images) is enough."""
