@@ -75,8 +75,7 @@ system:
 
 # The FID weights go to GAN_DATA_ROOT/weights, where gan_helpers.fid looks when GAN_DATA_ROOT is set.
 data: $(STAMP)
-	$(PY) tools/provision.py --root "$(GAN_DATA_ROOT)" --datasets $(DATASETS)
-	$(PY) -c "import sys; from gan_helpers.fid import main; main(sys.argv[1:])" --cache-dir "$(GAN_DATA_ROOT)/weights"
+	$(PY) tools/provision.py --root "$(GAN_DATA_ROOT)" --datasets $(DATASETS) --inception-weights
 
 classifier: setup ## retrain the shipped digit classifier (about 5 minutes on 2 cores)
 	$(PY) tools/train_classifier.py --root "$(GAN_DATA_ROOT)"

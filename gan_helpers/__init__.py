@@ -7,18 +7,19 @@ digit classifier) live in the repository's tools/ folder, not here.
 """
 
 from .checkpoints import load_checkpoint
-from .cifar_classifier import CIFAR10_CLASSES, CifarScorer, load_cifar_classifier
-from .classifier import DigitScorer, evaluate_accuracy, load_digit_classifier
+from .classifier import CIFAR10_CLASSES, Scorer, classify, evaluate_accuracy, load_classifier
 from . import reference
 from .coursework import exercise, expect, expect_close, expect_own_code, expect_shape, yours_or_reference
 from .data import DataNotFoundError, InMemoryLoader, check_enough_images, load_digits, random_affine, save_samples, to_uint8, to_unit_range
-from .fid import (FIDUnavailable, InceptionExtractor, ReferenceStatistics, describe_scores, fid_from_features, inception_weights, kid,
-                  reference_statistics, standard_extractor, standard_scores)
+from .fid import (FIDUnavailable, InceptionExtractor, ReferenceStatistics, as_uint8_rgb, describe_scores, inception_score_or_reason,
+                  real_statistics, reference_statistics, standard_extractor, standard_scores)
 from .images import ImageData, crop_box, find_dataset, fit_square, load_dataset_images, load_image_folder, missing_data_message
 from .latent import interpolate, lerp, slerp
 from .losses import gradient_penalty
 from .models import Discriminator, Generator, dcgan_init
-from .metrics import conditioned_accuracy, feature_statistics, frechet_distance, inception_score
+from .metrics import (FrechetReference, conditioned_accuracy, feature_statistics, fid_from_features, flatten_pixels, frechet_distance,
+                      inception_score, inception_score_splits, kid, knn_radii, mmd2_unbiased, nearest_neighbours, pairwise_distances,
+                      precision_recall)
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
 from .profiles import (RunFolderTaken, compare_runs, default_data_root, default_out_dir, default_profile, epochs_for, prepare_run,
                        runs_root, save_config, select_profile)
@@ -26,7 +27,7 @@ from .precision import MixedPrecision, mixed_precision
 from .runtime import configure_device, describe_machine, pick_device, seed_everything
 from .training import TrainingDiverged, TrainingRun, count_parameters, d_scores, sample, update_ema
 from .widgets import generation_panel, latent_explorer, truncate_z
-from .neighbours import flatten_pixels, nearest_neighbours
-from .evaluation import ChapterRun, FrechetReference, course_runs, inception_score_or_reason, knn_radii, precision_recall
+from .pypi_inception import INCEPTION_FEATURE_DIM
+from .runs import ChapterRun, course_runs
 
 __version__ = "0.1.0"

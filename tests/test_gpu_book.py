@@ -345,9 +345,9 @@ def write_chapter_outputs(workspace: Path, profile: str) -> None:
     for notebook in book.chapter_notebooks():
         shutil.copy2(notebook, executed / notebook.name)
         book.write_status(executed, notebook.stem, status="executed", reason="", profile=profile, seconds=1.0, headline="-")
-    from gan_helpers.evaluation import COURSE_GANS
+    from gan_helpers.runs import COURSE_GANS
 
-    for chapter, sub, _ in COURSE_GANS:
+    for chapter, sub, _, _ in COURSE_GANS:
         folder = workspace / "outputs" / profile / chapter / sub
         folder.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(folder / "samples.npz", images=np.full((4, 8, 8), len(chapter + sub), np.uint8))
@@ -389,7 +389,7 @@ def test_artifacts_leave_checkpoints_and_caches_on_the_runner(runner):
 
 
 def test_chapter_6_reads_the_same_runs_from_the_artifacts(workflow, runner, tmp_path):
-    from gan_helpers.evaluation import course_runs
+    from gan_helpers.runs import course_runs
 
     workspace, profile, made = runner
     score = tmp_path / "score job"
@@ -429,7 +429,7 @@ def test_the_book_job_builds_from_artifacts_gathered_from_one_job_per_chapter(wo
     gathered by the score and book jobs' download steps; chapter 6 reads the same runs from them,
     and the book job's build command stages the book from them. jupyter-book itself is not run
     here: test_book.py builds the same executed copies."""
-    from gan_helpers.evaluation import course_runs
+    from gan_helpers.runs import course_runs
 
     profile = "smoke"
     workspace = tmp_path / "runner"

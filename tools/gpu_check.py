@@ -574,7 +574,7 @@ def check_inception(device: torch.device, weights: str | None, n_images: int = 8
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     try:
         with torch.no_grad():
-            pool, _ = on_gpu.model(gh.fid.as_uint8_rgb(images).to(device))
+            pool, _ = on_gpu.model(gh.as_uint8_rgb(images).to(device))
         tf32 = (pool.double().cpu() - reference).abs().max().item()
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved

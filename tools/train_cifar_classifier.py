@@ -3,7 +3,7 @@
     python tools/train_cifar_classifier.py --root data [--image-folder FOLDER] [--epochs 8] [--seed 0]
 
 Data: torchvision's files (ROOT/cifar-10-batches-py) or an image folder with train/<class>/ and
-test/<class>/ (ROOT/cifar10, or --image-folder), read by gan_helpers.images and kept in memory as
+test/<class>/ (ROOT/cifar10, or --image-folder), read by gan_helpers.datasets and kept in memory as
 uint8. Trains on the train split (random crop with 4 pixels of reflection padding and horizontal
 flips, done on tensors per batch; label smoothing; SGD with Nesterov momentum under a one-cycle
 learning rate; bfloat16 autocast, which about doubles the speed of a CPU with AVX-512 BF16) and
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_helpers.cifar_classifier import CIFAR10_CLASSES, DEFAULT_WIDTHS, WEIGHTS, CifarClassifier, evaluate_accuracy
+from gan_helpers.classifier import CIFAR10_CLASSES, DEFAULT_WIDTHS, CifarClassifier, evaluate_accuracy
 from gan_helpers.data import to_unit_range
-from gan_helpers.images import load_dataset_images
+from gan_helpers.datasets import load_dataset_images
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--eval-every", type=int, default=4, help="test accuracy every this many epochs (and at the end)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=str(ROOT / "gan_helpers" / "weights" / WEIGHTS))
+    parser.add_argument("--out", default=str(ROOT / "gan_helpers" / "weights" / CifarClassifier.weights_file))
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)

@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gan_helpers.classifier import WEIGHTS, DigitClassifier, evaluate_accuracy
-from gan_helpers.data import load_digits, random_affine
+from gan_helpers.classifier import DigitClassifier, evaluate_accuracy
+from gan_helpers.data import random_affine
+from gan_helpers.datasets import load_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default="data")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "gan_helpers" / "weights" / WEIGHTS))
+    parser.add_argument("--out", default=str(ROOT / "gan_helpers" / "weights" / DigitClassifier.weights_file))
     args = parser.parse_args(argv)
     start = time.perf_counter()
     model, accuracy = train_digit_classifier(args.root, args.epochs, seed=args.seed)
