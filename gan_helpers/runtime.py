@@ -1,10 +1,11 @@
-"""Seeding, device choice and a description of the machine a run used."""
+"""Seeding, device choice, the course's cache folder and a description of the machine a run used."""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,6 +48,15 @@ def configure_device(device: torch.device) -> None:
     so GPU runs are not bit-reproducible (they are not anyway); the CPU is left as it is."""
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.benchmark = True
+
+
+def cache_dir(*parts: str) -> Path:
+    """The course's one cache folder: $GAN_CACHE_DIR, else ``~/.cache/gan_course``; with
+    ``parts``, a folder inside it (``cache_dir("images")``: decoded image folders, ``"fid"``:
+    the Inception weights and real-data statistics). Only named here: whoever writes creates it.
+    """
+    root = os.environ.get("GAN_CACHE_DIR") or Path.home() / ".cache" / "gan_course"
+    return Path(root).expanduser().joinpath(*parts)
 
 
 def describe_machine(device: torch.device) -> str:

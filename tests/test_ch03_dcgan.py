@@ -34,7 +34,8 @@ def test_chapter_declares_its_dataset():
 def test_smoke_run_on_the_standin_says_so_and_saves_colour_samples(executed_smoke):
     text = stream_text(nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4))
     assert "Traceback" not in text
-    assert "source: test stand-in" in text and "IMAGE_FOLDER is set: training on the 160 images of" in text
+    assert "source: test stand-in" in text and "160 images of (3, 32, 32) from" in text
+    assert "IMAGE_FOLDER is set: these images stand in for CelebA" in text
     out_dir = executed_smoke["outputs"] / CHAPTER
     config = json.loads((out_dir / "config.json").read_text())
     images = np.load(out_dir / "samples.npz")["images"]
@@ -148,4 +149,5 @@ def test_too_few_images_stop_at_the_data_cell_naming_what_to_change(tmp_path):
         run_cell(SOURCE, "1a7283f5", namespace)
     namespace = run_setup(SOURCE, tmp_path / "out4", PROFILE="smoke", IMAGE_FOLDER=str(seven), INTERACTIVE=False,
                           BATCH_SIZE=4)
-    assert "training on the 7 images" in run_cell(SOURCE, "1a7283f5", namespace)
+    printed = run_cell(SOURCE, "1a7283f5", namespace)
+    assert "7 images of (3, 32, 32) from" in printed and "stand in for CelebA" in printed

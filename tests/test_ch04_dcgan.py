@@ -72,7 +72,8 @@ def test_networks_come_from_the_package_not_pasted():
 def test_smoke_run_on_the_standin_says_so_and_saves_colour_samples(executed_smoke):
     text = stream_text(executed(executed_smoke))
     assert "Traceback" not in text
-    assert "source: test stand-in" in text and "IMAGE_FOLDER is set: training on the 128 images of" in text
+    assert "source: test stand-in" in text and "128 images of (3, 32, 32) from" in text
+    assert "IMAGE_FOLDER is set: these images stand in for the anime faces" in text
     out_dir = executed_smoke["outputs"] / CHAPTER
     config = json.loads((out_dir / "config.json").read_text())
     assert config["latent_dim"] == 128 and config["lr"] == 2.5e-4

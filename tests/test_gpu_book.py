@@ -243,9 +243,9 @@ def test_the_data_root_comes_from_the_environment(tmp_path, monkeypatch):
     planned = make("-n", "data", env=env).stdout
     assert f'--root "{elsewhere}"' in planned and f'--cache-dir "{elsewhere}/weights"' in planned
     monkeypatch.setenv("GAN_DATA_ROOT", str(elsewhere))
-    from gan_helpers.fid import default_cache_dir
+    from gan_helpers.fid import fid_dir
 
-    assert default_cache_dir() == elsewhere / "weights"
+    assert fid_dir() == elsewhere / "weights"
     for unset in ({k: v for k, v in os.environ.items() if k != "GAN_DATA_ROOT"}, {**os.environ, "GAN_DATA_ROOT": ""}):
         assert f'--root "{book.ROOT}/data"' in make("-n", "data", env=unset).stdout
     # the test suite reads data/ (tests/conftest.py) whatever the environment says

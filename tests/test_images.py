@@ -1,4 +1,4 @@
-"""The image-folder loader: layouts, labels, the crop rule, bad files and the cache.
+"""The image-folder loader: layouts, labels, names, the crop rule, bad files and the cache.
 
 Every image here is a stand-in made by the test (coloured shapes on a plain background, a few
 pixels wide), used to test the loading code, never to train anything that claims quality.
@@ -13,6 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 import gan_helpers as gh
+from gan_helpers import image_cache
 from gan_helpers import images as gi
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 60), "blue": (40, 60, 230)}
@@ -37,7 +38,7 @@ def write_shapes(folder, count: int, colour="red", size=(40, 30), suffix=".png",
 
 @pytest.fixture(autouse=True)
 def private_cache_dir(tmp_path, monkeypatch):
-    """The last-resort cache folder is private to each test (never the user's ~/.cache)."""
+    """The course's cache folder is private to each test (never the user's ~/.cache)."""
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "user-cache"))
 
 
@@ -249,7 +250,7 @@ def test_second_load_decodes_nothing(tmp_path, count_decodes):
     folder = write_shapes(tmp_path / "faces", 6, "green")
     first = gi.load_image_folder(folder, 16, workers=2)
     assert len(count_decodes) == 6 and not first.from_cache and first.decode_seconds > 0
-    assert first.cache_path.parent == folder / gi.CACHE_FOLDER and first.cache_bytes == first.cache_path.stat().st_size
+    assert first.cache_path.parent == folder / image_cache.CACHE_FOLDER and first.cache_bytes == first.cache_path.stat().st_size
     assert first.cache_bytes >= 6 * 3 * 16 * 16
     second = gi.load_image_folder(folder, 16)
     assert len(count_decodes) == 6  # nothing decoded again
@@ -279,32 +280,32 @@ def test_changed_folder_invalidates_the_cache(tmp_path, count_decodes):
     (folder / "same.bmp").unlink()
     (folder / "red_001.png").unlink()  # a file removed
     assert len(gi.load_image_folder(folder, 16)) == 4
-    caches = list((folder / gi.CACHE_FOLDER).glob("*.npz"))
+    caches = list((folder / image_cache.CACHE_FOLDER).glob("*.npz"))
     assert len(caches) == 1 and first.cache_path not in caches  # stale caches are deleted
 
 
 def test_read_only_data_folder_falls_back_to_cache_dir(tmp_path, count_decodes, monkeypatch):
     folder = write_shapes(tmp_path / "readonly", 3, "blue")
     out_dir = tmp_path / "out"
-    real_can_write = gi._can_write
+    real_can_write = image_cache._can_write
     # chmod does not stop root, so the write test is told the folder is read-only as well
-    monkeypatch.setattr(gi, "_can_write", lambda d: not d.is_relative_to(folder) and real_can_write(d))
+    monkeypatch.setattr(image_cache, "_can_write", lambda d: not d.is_relative_to(folder) and real_can_write(d))
     folder.chmod(0o555)
     try:
         data = gi.load_image_folder(folder, 16, cache_dir=out_dir)
-        assert data.cache_path.parent == out_dir and not (folder / gi.CACHE_FOLDER).exists()
+        assert data.cache_path.parent == out_dir and not (folder / image_cache.CACHE_FOLDER).exists()
         again = gi.load_image_folder(folder, 16, cache_dir=out_dir)
         assert again.from_cache and len(count_decodes) == 3
-        # no cache_dir: the user cache folder ($GAN_CACHE_DIR here)
+        # no cache_dir: the images folder of the course's cache folder ($GAN_CACHE_DIR here)
         fallback = gi.load_image_folder(folder, 16, crop=0.9)
-        assert fallback.cache_path.parent == tmp_path / "user-cache"
+        assert fallback.cache_path.parent == tmp_path / "user-cache" / "images" == gh.cache_dir("images")
     finally:
         folder.chmod(0o755)
 
 
 def test_unwritable_everywhere_still_loads(tmp_path, monkeypatch):
     folder = write_shapes(tmp_path / "f", 2)
-    monkeypatch.setattr(gi, "_can_write", lambda d: False)
+    monkeypatch.setattr(image_cache, "_can_write", lambda d: False)
     with pytest.warns(UserWarning, match="no writable folder"):
         data = gi.load_image_folder(folder, 8)
     assert len(data) == 2 and data.cache_path is None and data.cache_bytes == 0
@@ -324,85 +325,47 @@ def test_threads_decode_the_same_as_one(tmp_path):
     assert len(one) == 40 and torch.equal(one.images, two.images) and one.skipped == two.skipped
 
 
-# --- the standard datasets -----------------------------------------------------------------
-
-
-def test_missing_standard_datasets_say_where_and_how(tmp_path):
-    root = tmp_path / "data"
-    expected = {
-        "celeba": ["celeba/img_align_celeba", "torchvision.datasets.CelebA", "download=True", "unzip"],
-        "anime_faces": ["anime_faces", "kaggle datasets download -d splcher/animefacedataset", "unzip"],
-        "cifar10": ["cifar-10-batches-py", "cifar10", "torchvision.datasets.CIFAR10", "unzip"],
-    }
-    for name, phrases in expected.items():
-        with pytest.raises(gh.DataNotFoundError) as error:
-            gi.load_dataset_images(name, root)
-        message = str(error.value)
-        assert str(root.resolve()) in message and all(p in message for p in phrases), (name, message)
-    (root / "anime_faces").mkdir(parents=True)  # there, but empty
-    with pytest.raises(gh.DataNotFoundError, match="(?s)not found.*splcher/animefacedataset"):
-        gi.find_dataset("anime_faces", root)
-    (root / "anime_faces" / "animefacedataset.zip").write_bytes(b"PK\x03\x04")  # there, but still zipped
-    with pytest.raises(gh.DataNotFoundError, match="(?s)unpack it there first.*splcher/animefacedataset"):
-        gi.load_dataset_images("anime_faces", root)
-    with pytest.raises(gh.DataNotFoundError, match="IMAGE_FOLDER"):
-        gi.load_dataset_images("celeba", root, tmp_path / "not-there")
-    with pytest.raises(ValueError, match="unknown dataset"):
-        gi.load_dataset_images("imagenet", root)
-
-
-def test_standard_places_and_image_folder(tmp_path):
-    root = tmp_path / "data"
-    write_shapes(root / "anime_faces" / "images", 3, "green", size=(64, 64), suffix=".jpg")
-    anime = gi.load_dataset_images("anime_faces", root)
-    assert anime.images.shape == (3, 3, 64, 64) and "Anime Face Dataset" in anime.source
-    write_shapes(root / "celeba" / "img_align_celeba", 2, "red", size=(178, 218), suffix=".jpg")
-    celeba = gi.load_dataset_images("celeba", root, size=32)
-    assert celeba.images.shape == (2, 3, 32, 32) and "CelebA" in celeba.source
-    write_shapes(root / "cifar10" / "train" / "cat", 2, "red", size=(32, 32))
-    write_shapes(root / "cifar10" / "train" / "dog", 2, "blue", size=(32, 32))
-    cifar = gi.load_dataset_images("cifar10", root)
-    assert cifar.images.shape == (4, 3, 32, 32) and cifar.classes == ["cat", "dog"]
-    own = gi.load_dataset_images("celeba", root, tmp_path / "data" / "anime_faces", size=16)
-    assert len(own) == 3 and "image folder" in own.source
-    assert gi.find_dataset("celeba", root) == root / "celeba" / "img_align_celeba"
-
-
 def test_symlink_loop_is_read_once(tmp_path):
     folder = write_shapes(tmp_path / "loop" / "a", 2)
     (folder / "back").symlink_to(tmp_path / "loop")
     assert len(gi.load_image_folder(tmp_path / "loop", 8)) == 2
 
 
-def test_cifar10_from_torchvision_files(tmp_path, monkeypatch):
-    """torchvision's CIFAR10 checks its files' MD5 sums, so a stand-in class replaces it here."""
-    import torchvision
-
-    class StandIn:
-        classes = ["airplane", "automobile"]
-
-        def __init__(self, root, train, download):
-            rng = np.random.default_rng(0 if train else 1)
-            self.data = rng.integers(0, 256, size=(10 if train else 4, 32, 32, 3), dtype=np.uint8)
-            self.targets = [i % 2 for i in range(len(self.data))]
-
-    monkeypatch.setattr(torchvision.datasets, "CIFAR10", StandIn)
-    (tmp_path / "cifar-10-batches-py").mkdir()
-    (tmp_path / "cifar-10-batches-py" / "data_batch_1").touch()
-    train = gi.load_dataset_images("cifar10", tmp_path)
-    assert train.images.shape == (10, 3, 32, 32) and train.classes == StandIn.classes
-    assert torch.equal(train.images, torch.from_numpy(StandIn(None, True, False).data).permute(0, 3, 1, 2))
-    assert train.labels.tolist() == [0, 1] * 5 and "torchvision files (train)" in train.source
-    small = gi.load_dataset_images("cifar10", tmp_path, split="test", size=16, n=3, dtype=torch.float32)
-    assert small.images.shape == (3, 3, 16, 16) and small.images.min() >= -1 and small.images.max() <= 1
+# --- names and the course's cache folder ---------------------------------------------------
 
 
-def test_failed_download_says_how_else_to_get_it(tmp_path, monkeypatch):
-    import torchvision
+def test_the_data_is_named_after_its_folder_safely_for_a_file_name(tmp_path):
+    flat = gi.load_image_folder(write_shapes(tmp_path / "my faces (2)", 2), 8)
+    assert flat.name == "my_faces__2_" and gi.file_safe_name("café.v1-a_b") == "caf_.v1-a_b"
+    write_shapes(tmp_path / "split" / "train" / "cat", 2, "red")
+    write_shapes(tmp_path / "split" / "train" / "dog", 2, "blue")
+    train = gi.load_image_folder(tmp_path / "split", 8)  # the folder's name, not its split's
+    assert train.name == "split" and train.folder == (tmp_path / "split" / "train").resolve()
+    assert gi.load_image_folder(tmp_path / "split", 8, name="cats-v2").name == "cats-v2"
+    for bad in ("../up", "", "a b"):
+        with pytest.raises(ValueError, match="names files"):
+            gi.load_image_folder(tmp_path / "split", 8, name=bad)
 
-    def refuse(*args, **kwargs):
-        raise RuntimeError("Too many users have viewed or downloaded this file recently")
 
-    monkeypatch.setattr(torchvision.datasets, "CelebA", refuse)
-    with pytest.raises(gh.DataNotFoundError, match="(?s)download failed.*Too many users.*jessicali9530/celeba-dataset"):
-        gi.load_dataset_images("celeba", tmp_path, download=True)
+def test_a_subset_keeps_labels_in_step_and_says_how_it_was_chosen(tmp_path):
+    write_shapes(tmp_path / "c" / "blue", 2, "blue")
+    write_shapes(tmp_path / "c" / "red", 3, "red")
+    data = gi.load_image_folder(tmp_path / "c", 16)
+    part = data.subset(torch.tensor([4, 0]), source="two of them")
+    assert part.labels.tolist() == [1, 0] and [centre_colour(part, i) for i in (0, 1)] == [[220, 30, 30], [40, 60, 230]]
+    assert part.source == "two of them" and part.name == data.name == "c" and len(data) == 5
+
+
+def test_one_cache_folder_from_gan_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for unset in (None, ""):  # unset or empty: the default under the home folder
+        if unset is None:
+            monkeypatch.delenv("GAN_CACHE_DIR")
+        else:
+            monkeypatch.setenv("GAN_CACHE_DIR", unset)
+        assert gh.cache_dir() == tmp_path / "home" / ".cache" / "gan_course"
+        assert gh.cache_dir("images") == tmp_path / "home" / ".cache" / "gan_course" / "images"
+    monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "mine"))
+    assert gh.cache_dir() == tmp_path / "mine" and gh.cache_dir("fid") == tmp_path / "mine" / "fid"
+    assert not (tmp_path / "mine").exists()  # naming it creates nothing
+    assert image_cache.cache_places(tmp_path / "data", None) == [tmp_path / "data" / ".gan_cache", tmp_path / "mine" / "images"]

@@ -29,7 +29,7 @@ import pytest
 from packaging.requirements import Requirement
 
 import gan_helpers as gh
-import gan_helpers.images as gi
+import gan_helpers.datasets as gd
 from conftest import stream_text
 from fresh_venv import clean_env, dependency_closure, fresh_venv
 from test_notebooks import BAND, FIRST_EPOCH
@@ -133,19 +133,19 @@ def test_a_failed_celeba_download_does_not_offer_the_same_download_first(failure
         monkeypatch.setattr(torchvision.datasets, "CelebA", refuse)
 
     with pytest.raises(gh.DataNotFoundError) as error:
-        gi.load_dataset_images("celeba", tmp_path, download=True)
+        gd.load_dataset_images("celeba", tmp_path, download=True)
     message = str(error.value)
     assert message.startswith("the download failed (RuntimeError: ")
     assert ("'gdown' is required" if failure == "no gdown" else "Too many users") in message
     listed = ways(message)
-    assert len(listed) == len(gi.DATASETS["celeba"]["get"]) == 4
+    assert len(listed) == len(gd.DATASETS["celeba"]["get"]) == 4
     assert listed[0].startswith("Kaggle CLI: kaggle datasets download -d jessicali9530/celeba-dataset")
     assert all("DOWNLOAD = True" not in way for way in listed[:-1])
     assert listed[-1].startswith("torchvision") and "DOWNLOAD = True" in listed[-1]
     assert listed[-1].rstrip().endswith("(needs gdown for Google Drive: pip install gdown, then retry)" if failure == "no gdown"
                                         else "(the download that just failed: worth a retry later)")
     # where nothing was tried, the download is still the first way
-    assert ways(gi.missing_data_message("celeba", tmp_path))[0].startswith("torchvision (when its Google Drive")
+    assert ways(gd.missing_data_message("celeba", tmp_path))[0].startswith("torchvision (when its Google Drive")
 
 
 # --- the install itself, in a fresh folder ------------------------------------------------------

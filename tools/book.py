@@ -74,7 +74,7 @@ def chapter_notebooks() -> list[Path]:
 
 
 def chapter_dataset(notebook: Path) -> str | None:
-    """The image dataset a chapter trains on (``gan_helpers.images.DATASETS``), from its
+    """The image dataset a chapter trains on (``gan_helpers.datasets.DATASETS``), from its
     notebook metadata ``gan_course.dataset``; None for a chapter that brings its own data."""
     metadata = json.loads(Path(notebook).read_text()).get("metadata", {})
     return metadata.get("gan_course", {}).get("dataset")
@@ -90,7 +90,7 @@ def chapter_stage(notebook: Path) -> str:
 def missing_dataset(notebook: Path, data_root: str | Path) -> str | None:
     """None when the chapter's dataset is there (or it needs none); else the message saying
     which dataset is missing, where it was looked for and every way to get it."""
-    from gan_helpers.images import DataNotFoundError, find_dataset
+    from gan_helpers import DataNotFoundError, find_dataset
 
     dataset = chapter_dataset(notebook)
     if dataset is None:
