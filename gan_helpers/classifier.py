@@ -31,7 +31,7 @@ from torch import nn
 from .metrics import class_histogram, feature_statistics, frechet_distance, inception_score
 
 # torchvision's order, which is also the sorted order of the class folders of an image folder
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")  # the ten class names, in the label order of CIFAR-10
 
 
 class DigitClassifier(nn.Module):

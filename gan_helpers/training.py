@@ -110,6 +110,7 @@ def d_scores(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict[str, 
 
 
 def count_parameters(model: nn.Module) -> int:
+    """The number of numbers a model learns: the sizes of all its parameter tensors, summed."""
     return sum(p.numel() for p in model.parameters())
 
 

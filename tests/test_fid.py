@@ -208,7 +208,7 @@ def test_the_name_a_loaded_folder_carries_is_one_reference_statistics_accepts(tm
     (tmp_path / folder).mkdir()
     for i, image in enumerate(make_images(3, 16, seed=2).numpy()):
         Image.fromarray(image).save(tmp_path / folder / f"{i}.png")
-    data = gh.load_image_folder(tmp_path / folder, 16, cache=False)
+    data = gh.images.load_image_folder(tmp_path / folder, 16, cache=False)
     expected = {"café faces": "caf__faces", "my faces (2)": "my_faces__2_", "faces.v1-a_b": "faces.v1-a_b"}[folder]
     assert data.name == expected
     stats = fid.reference_statistics(data.name, data.images, _StandIn("c" * 40), cache_dir=tmp_path, progress=False)

@@ -65,7 +65,7 @@ def test_resume_loads_to_the_cpu_and_moves_state_to_the_parameters_device(tmp_pa
     so a checkpoint loaded onto the parameters' device would hand meta tensors to set_state."""
     objects = tiny_gan()
     run_for(objects, tmp_path, epochs=1)
-    saved = gh.load_checkpoint(tmp_path / "checkpoint.pt")
+    saved = gh.checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")
 
     resumed = tiny_gan(seed=1)
     for name in ("G", "D", "G_ema"):

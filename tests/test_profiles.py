@@ -158,7 +158,7 @@ def test_a_folder_holding_a_run_with_other_settings_is_refused_before_anything_i
     finish(drive, IS=8.1, FD=0.9)
     before = snapshot(drive)
     config = namespace["config"] | {"lr": 1e-3}
-    with pytest.raises(gh.RunFolderTaken) as error:
+    with pytest.raises(gh.profiles.RunFolderTaken) as error:
         gh.prepare_run("01_vanilla_gan", config, drive, torch.device("cpu"), defaults=namespace["DEFAULTS"])
     assert snapshot(drive) == before
     message = str(error.value)
@@ -175,13 +175,13 @@ def test_a_checkpoint_without_config_json_is_checked_too(tmp_path):
     state = gh.checkpoints.training_state(epoch=1, config={"epochs": 3, "seed": 0, "lr": 2e-4}, history=[])
     gh.checkpoints.save_checkpoint(tmp_path / "checkpoint.pt", state)
     gh.profiles.check_run_folder(tmp_path, {"epochs": None, "seed": 0, "lr": 2e-4})  # the same run
-    with pytest.raises(gh.RunFolderTaken, match="lr: 0.0002 there, 0.001 here.*checkpoint.pt"):
+    with pytest.raises(gh.profiles.RunFolderTaken, match="lr: 0.0002 there, 0.001 here.*checkpoint.pt"):
         gh.profiles.check_run_folder(tmp_path, {"seed": 0, "lr": 1e-3})
 
 
 def test_a_config_json_without_results_may_be_replaced(tmp_path):
     """A run stopped before its first checkpoint left only config.json: nothing to protect."""
-    gh.save_config({"seed": 0, "lr": 2e-4}, tmp_path)
+    gh.profiles.save_config({"seed": 0, "lr": 2e-4}, tmp_path)
     gh.profiles.check_run_folder(tmp_path, {"seed": 1, "lr": 2e-4})
 
 

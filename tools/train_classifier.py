@@ -15,9 +15,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from gan_helpers.classifier import DigitClassifier, evaluate_accuracy
-from gan_helpers.data import random_affine
-from gan_helpers.datasets import load_digits
+from gan_helpers import evaluate_accuracy, load_digits, random_affine
+from gan_helpers.classifier import DigitClassifier  # the network itself: maintainers only
 
 ROOT = Path(__file__).resolve().parents[1]
 
