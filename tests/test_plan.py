@@ -334,3 +334,17 @@ def test_one_full_sized_training_step_on_a_tiny_batch(path):
             assert real_scores.shape == (2,), f"{where}: D's output {tuple(real_scores.shape)}"
             assert torch.isfinite(loss_D) and torch.isfinite(loss_G), where
             assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters())), f"{where}: G did not move"
+
+
+def test_the_anime_faces_are_counted_once_everywhere():
+    """One count for the anime dataset: the plan's epochs, chapter 4's introduction and the
+    dataset card in book/data.md (the plan said 63,565 while the chapter and the card said 63,632)."""
+    import re
+
+    import nbformat
+
+    count = f"{plan.DATASET_SIZES['anime_faces']:,}"
+    intro = nbformat.read(book.NOTEBOOKS / "04_dcgan_anime.ipynb", as_version=4).cells[0].source
+    stated = re.findall(r"\((\d\d,\d\d\d) faces cropped", intro)
+    card = re.findall(r"\| Size \| (\d\d,\d\d\d) images \|", (book.ROOT / "book" / "data.md").read_text())
+    assert stated == [count] and card == [count], (count, stated, card)

@@ -87,7 +87,7 @@ from torch.utils.flop_counter import flop_registry
 import gan_helpers as gh
 
 # Training images of the datasets the chapters name (torchvision's full sets, not the offline mirror).
-DATASET_SIZES = {"mnist": 60_000, "fashionmnist": 60_000, "celeba": 202_599, "anime_faces": 63_565, "cifar10": 50_000}
+DATASET_SIZES = {"mnist": 60_000, "fashionmnist": 60_000, "celeba": 202_599, "anime_faces": 63_632, "cifar10": 50_000}
 
 # The profiles the plan shows by default (smoke runs in seconds on any CPU).
 PROFILES = ("cpu", "gpu", "full")
