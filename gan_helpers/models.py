@@ -94,8 +94,9 @@ class Discriminator(nn.Module):
 
 @torch.no_grad()
 def dcgan_init(module: nn.Module) -> None:
-    """The paper's initialisation, for ``model.apply(dcgan_init)``: convolution weights from
-    N(0, 0.02), batch-norm scales from N(1, 0.02); biases and batch-norm shifts zero."""
+    """DCGAN initialisation, for ``model.apply(dcgan_init)``: convolution weights from N(0, 0.02)
+    (Radford et al., 2016), batch-norm scales from N(1, 0.02) (PyTorch's DCGAN tutorial: the paper
+    does not say); biases and batch-norm shifts zero."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
