@@ -20,9 +20,9 @@ from .fid import (FIDUnavailable, InceptionExtractor, as_uint8_rgb, describe_sco
 from .image_files import DataNotFoundError
 from .latent import interpolate, slerp
 from .losses import gradient_penalty
-from .metrics import (FrechetReference, conditioned_accuracy, feature_statistics, fid_from_features, flatten_pixels, frechet_distance,
-                      inception_score, inception_score_splits, kid, knn_radii, mmd2_unbiased, nearest_neighbours, pairwise_distances,
-                      precision_recall)
+from .metrics import (FrechetReference, conditioned_accuracy, feature_statistics, fid_extrapolation, fid_from_features,
+                      flatten_pixels, frechet_distance, inception_score, inception_score_splits, kid, knn_radii, mmd2_unbiased,
+                      nearest_neighbours, pairwise_distances, precision_recall)
 from .models import Discriminator, Generator, dcgan_init
 from .plotting import gif_html, plot_losses, save_animation, show_images, show_progression
 from .precision import MixedPrecision, mixed_precision
@@ -49,7 +49,7 @@ __all__ = [
     # measures: the mathematics (metrics.py), Inception (fid.py), the classifiers, the chapters' runs
     "CIFAR10_CLASSES", "FIDUnavailable", "FrechetReference", "INCEPTION_FEATURE_DIM", "InceptionExtractor", "Scorer",
     "as_uint8_rgb", "classify", "conditioned_accuracy", "course_runs", "describe_scores", "evaluate_accuracy",
-    "feature_statistics", "fid_from_features", "flatten_pixels", "frechet_distance", "inception_score",
+    "feature_statistics", "fid_extrapolation", "fid_from_features", "flatten_pixels", "frechet_distance", "inception_score",
     "inception_score_or_reason", "inception_score_splits", "kid", "knn_radii", "load_classifier", "mmd2_unbiased",
     "nearest_neighbours", "pairwise_distances", "precision_recall", "real_statistics", "standard_extractor",
     "standard_scores",

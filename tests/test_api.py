@@ -19,7 +19,7 @@ API = {
     "as_uint8_rgb", "cache_dir", "check_enough_images", "classify", "compare_runs", "conditioned_accuracy",
     "configure_device", "count_parameters", "course_runs", "d_scores", "dcgan_init", "default_data_root",
     "default_profile", "describe_machine", "describe_scores", "epochs_for", "evaluate_accuracy", "exercise", "expect",
-    "expect_close", "expect_own_code", "expect_shape", "feature_statistics", "fid_from_features", "find_dataset",
+    "expect_close", "expect_own_code", "expect_shape", "feature_statistics", "fid_extrapolation", "fid_from_features", "find_dataset",
     "flatten_pixels", "frechet_distance", "generation_panel", "gif_html", "gradient_penalty", "inception_score",
     "inception_score_or_reason", "inception_score_splits", "interpolate", "kid", "knn_radii", "latent_explorer",
     "load_classifier", "load_dataset_images", "load_digits", "load_test_and_train", "mixed_precision", "mmd2_unbiased",

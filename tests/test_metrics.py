@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers.metrics import (FrechetReference, class_histogram, conditioned_accuracy, feature_statistics, fid_from_features,
-                                 flatten_pixels, frechet_distance, inception_score, inception_score_splits, kid, knn_radii,
-                                 manifold_coverage, mmd2_unbiased, nearest_neighbours, pairwise_distances, polynomial_kernel,
+from gan_helpers.metrics import (FrechetReference, class_histogram, conditioned_accuracy, feature_statistics, fid_extrapolation,
+                                 fid_from_features, flatten_pixels, frechet_distance, inception_score, inception_score_splits, kid,
+                                 knn_radii, manifold_coverage, mmd2_unbiased, nearest_neighbours, pairwise_distances, polynomial_kernel,
                                  precision_recall)
 
 # --- the Fréchet distance ------------------------------------------------------------------------
@@ -108,6 +108,35 @@ def test_frechet_reference_by_hand():
     with pytest.raises(ValueError, match=r"features must be \(N >= 2, 2\)"):
         FrechetReference(np.zeros(2), np.eye(2)).fid(np.zeros((3, 5)))
 
+
+
+def test_fid_extrapolation_finds_the_limit_from_large_counts_only():
+    # exact values FID_N = 30.5 + 2e5 / N at the `full` profile's counts: the fit returns 30.5
+    large = np.array([5_000, 10_000, 20_000, 50_000])
+    assert fid_extrapolation(large, 30.5 + 2e5 / large) == pytest.approx(30.5, rel=1e-9)
+    # small counts (below 2,048 dimensions the FID is not linear in 1/N) are left out of the fit,
+    # whatever their values; a fit over all counts would not give 30.5
+    small = np.array([500, 1_000, 2_000])
+    counts = np.concatenate([small, large])
+    fids = np.concatenate([[900.0, 600.0, 400.0], 30.5 + 2e5 / large])
+    assert fid_extrapolation(counts, fids) == pytest.approx(30.5, rel=1e-9)
+    assert abs(np.polyfit(1 / counts, fids, 1)[1] - 30.5) > 10
+    # least squares: noise of +-1 on alternate points moves the limit by a computable amount
+    noisy = 30.5 + 2e5 / large + np.array([1.0, -1.0, 1.0, -1.0])
+    x = 1 / large
+    expected = np.linalg.lstsq(np.stack([np.ones(4), x], 1), noisy, rcond=None)[0][0]
+    assert fid_extrapolation(large, noisy) == pytest.approx(expected, rel=1e-9)
+
+
+def test_fid_extrapolation_refuses_to_fit_below_min_n_or_on_two_points():
+    cpu = np.array([50, 100, 200, 500, 1_000])  # the `cpu` profile: every N < 5,000
+    assert fid_extrapolation(cpu, 30.5 + 2e5 / cpu) is None
+    gpu = np.array([500, 1_000, 2_000, 5_000, 10_000])  # the `gpu` profile: two counts >= 5,000
+    assert fid_extrapolation(gpu, 30.5 + 2e5 / gpu) is None
+    assert fid_extrapolation(gpu, 30.5 + 2e5 / gpu, min_points=2) == pytest.approx(30.5, rel=1e-9)
+    assert fid_extrapolation(cpu, 30.5 + 2e5 / cpu, min_n=50) == pytest.approx(30.5, rel=1e-9)
+    with pytest.raises(ValueError, match=r"two \(K,\) arrays"):
+        fid_extrapolation(gpu, np.ones(3))
 
 # --- KID -----------------------------------------------------------------------------------------
 
@@ -231,6 +260,23 @@ def test_knn_radii_and_precision_recall_by_hand():
     assert precision_recall(real, real + 1.5, k=1) == (0.8, 0.8)  # 5.5 and 0.0 fall outside
     assert precision_recall(real, np.array([[5.0], [6.0]]), k=1) == (0.5, 0.2)  # the boundary counts
 
+
+def test_exact_copies_have_recall_zero_and_near_copies_do_not_collapse_the_radius():
+    # 3 distinct points, far apart, each copied 10 times; 12 real points 0.01 from them (not at)
+    rng = np.random.default_rng(3)
+    distinct = np.array([[0.0, 0.0, 0.0, 0.0], [10.0, 0.0, 0.0, 0.0], [0.0, 10.0, 0.0, 0.0]])
+    copies = np.repeat(distinct, 10, axis=0)
+    real = (distinct[:, None, :] + 0.01 * np.eye(4)).reshape(12, 4)
+    for k in range(1, 10):  # k < copies: the k-th nearest other row is an identical copy
+        assert knn_radii(copies, k).tolist() == [0.0] * 30
+        assert precision_recall(real, copies, k=k)[1] == 0.0  # recall 0 by construction
+    # k = copies: the 10th nearest other row is another distinct point, 10 or sqrt(200) away
+    assert knn_radii(copies, 10).tolist() == [10.0] * 30
+    # near-copies (jitter of sd 0.1): radii > 0, and the real points next to them are covered
+    near = copies + 0.1 * rng.normal(size=copies.shape)
+    radii = knn_radii(near, 3)
+    assert radii.min() > 0.05 and radii.max() < 1.0
+    assert precision_recall(real, near, k=3)[1] == 1.0
 
 def test_manifold_coverage_counts_the_boundary():
     centres, radii = np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([5.0, 1.0])
