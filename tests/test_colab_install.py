@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import book  # tools/book.py
 import release  # tools/release.py
 from fresh_venv import clean_env, fresh_venv, pip  # tests/fresh_venv.py
 
@@ -29,7 +30,7 @@ PRESENT_ON_COLAB = ("torch", "torchvision")  # with their own dependencies (nump
 
 def test_every_notebook_installs_and_opens_what_course_toml_names():
     course = release.load_course()
-    notebooks = release.chapter_notebooks()
+    notebooks = book.chapter_notebooks()
     assert len(notebooks) >= 2
     problems = [p for path in notebooks for p in release.notebook_problems(course, path)] + release.text_problems(course)
     assert not problems, "\n".join(problems) + "\nrun `python tools/release.py write`"
@@ -43,9 +44,9 @@ def test_moving_the_repository_rewrites_only_badges_install_lines_and_links(tmp_
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks")
     shutil.copy2(release.COURSE, tmp_path / "course.toml")
     monkeypatch.setattr(release, "ROOT", tmp_path)
-    monkeypatch.setattr(release, "NOTEBOOKS", tmp_path / "notebooks")
+    monkeypatch.setattr(book, "NOTEBOOKS", tmp_path / "notebooks")  # release reads the chapters through book
     monkeypatch.setattr(release, "COURSE", tmp_path / "course.toml")
-    before = {p.name: nbformat.read(p, as_version=4) for p in release.chapter_notebooks()}
+    before = {p.name: nbformat.read(p, as_version=4) for p in book.chapter_notebooks()}
 
     text = (tmp_path / "course.toml").read_text()
     (tmp_path / "course.toml").write_text(text.replace('repository = "gan-course/gan-course"', 'repository = "new-home/gans"'))
@@ -53,9 +54,9 @@ def test_moving_the_repository_rewrites_only_badges_install_lines_and_links(tmp_
     moved = release.pin("v9.8.7")  # the release step, on the copy
 
     assert moved == release.Course("new-home/gans", "main", "v9.8.7")
-    assert not [p for path in release.chapter_notebooks() for p in release.notebook_problems(moved, path)] + release.text_problems(moved)
+    assert not [p for path in book.chapter_notebooks() for p in release.notebook_problems(moved, path)] + release.text_problems(moved)
     assert "git clone https://github.com/new-home/gans && cd gans" in (tmp_path / "book" / "running.md").read_text()
-    for path in release.chapter_notebooks():
+    for path in book.chapter_notebooks():
         after = nbformat.read(path, as_version=4)
         changed = [i for i, (a, b) in enumerate(zip(before[path.name].cells, after.cells)) if a.source != b.source]
         badge, install = (after.cells.index(release.first_cell(after, kind)) for kind in ("markdown", "code"))
