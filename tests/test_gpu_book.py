@@ -241,7 +241,8 @@ def test_the_data_root_comes_from_the_environment(tmp_path, monkeypatch):
     database = make("-pn", "data", env=env).stdout
     assert f"# environment\nGAN_DATA_ROOT = {elsewhere}\n" in database
     planned = make("-n", "data", env=env).stdout
-    assert f'--root "{elsewhere}"' in planned and f'--cache-dir "{elsewhere}/weights"' in planned
+    # one command provisions the data and the FID weights, into GAN_DATA_ROOT and its weights/
+    assert f'tools/provision.py --root "{elsewhere}"' in planned and "--inception-weights" in planned
     monkeypatch.setenv("GAN_DATA_ROOT", str(elsewhere))
     from gan_helpers.fid import fid_dir
 
