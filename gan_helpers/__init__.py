@@ -30,7 +30,7 @@ from .profiles import compare_runs, default_data_root, default_profile, epochs_f
 from .pypi_inception import INCEPTION_FEATURE_DIM
 from .runs import course_runs
 from .runtime import cache_dir, configure_device, describe_machine, pick_device, seed_everything
-from .training import TrainingRun, count_parameters, d_scores, sample, update_ema
+from .training import TrainingRun, count_parameters, d_scores, ema_decay, recalibrate_batch_norm, sample, update_ema
 from .widgets import generation_panel, latent_explorer, truncate_z
 
 __all__ = [
@@ -39,8 +39,8 @@ __all__ = [
     "load_dataset_images", "load_digits", "load_test_and_train", "random_affine", "save_samples", "to_uint8", "to_unit_range",
     # runs: profiles, device, training bookkeeping
     "MixedPrecision", "TrainingRun", "compare_runs", "configure_device", "count_parameters", "d_scores", "default_profile",
-    "describe_machine", "epochs_for", "mixed_precision", "pick_device", "prepare_run", "runs_root", "sample",
-    "seed_everything", "select_profile", "update_ema",
+    "describe_machine", "ema_decay", "epochs_for", "mixed_precision", "pick_device", "prepare_run", "recalibrate_batch_norm",
+    "runs_root", "sample", "seed_everything", "select_profile", "update_ema",
     # networks and losses several chapters share
     "Discriminator", "Generator", "dcgan_init", "gradient_penalty",
     # pictures and widgets

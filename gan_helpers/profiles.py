@@ -32,6 +32,7 @@ ALLOWED = PROFILES + ("auto",)
 # a chapter that adds a setting adds its rule here). Keys not listed are taken as they are.
 _POSITIVE_INT = ("epochs", "images", "batch_size", "n_train", "n_samples", "snapshot_every")
 _UNIT_INTERVAL = ("ema_decay",)
+_POSITIVE_NUMBER = ("ema_half_life", "ema_rampup")  # the EMA of G in images (gan_helpers.ema_decay)
 
 
 def default_profile() -> str:
@@ -63,6 +64,8 @@ def _check(key: str, value: Any) -> None:
         fail("a positive whole number")
     if key in _UNIT_INTERVAL and not (isinstance(value, (int, float)) and 0 <= value < 1):
         fail("a number in [0, 1)")
+    if key in _POSITIVE_NUMBER and not (isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0):
+        fail("a positive number")
 
 
 def select_profile(profile: str, table: Mapping[str, Mapping[str, Any]], **overrides: Any) -> dict:

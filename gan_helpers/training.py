@@ -19,7 +19,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -64,7 +64,9 @@ def progress(total: int, desc: str, interactive: bool = True, initial: int = 0) 
 @torch.no_grad()
 def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
     """theta_ema <- decay * theta_ema + (1 - decay) * theta, for every parameter;
-    buffers (batch-norm running statistics) are copied as they are.
+    buffers (batch-norm running statistics) are copied as they are: they fit the model's
+    weights, not the averaged ones, so recalibrate them (``recalibrate_batch_norm``) before
+    sampling the EMA model. ``decay`` in [0, 1): a constant, or ``ema_decay(...)`` per step.
 
     One fused ("foreach") operation over all parameters instead of one per tensor: on a GPU
     that is a handful of kernel launches per step rather than a few dozen."""
@@ -78,6 +80,77 @@ def update_ema(ema_model: nn.Module, model: nn.Module, decay: float) -> None:
     ema_buffers, buffers = list(ema_model.buffers()), list(model.buffers())
     if buffers:
         torch._foreach_copy_(ema_buffers, buffers)
+
+
+def ema_decay(batch_size: int, images_seen: int, half_life_images: float,
+              rampup: float | None = 0.05) -> float:
+    """The decay beta of one ``update_ema`` step for an EMA defined by its half-life in images.
+
+    beta = 0.5 ** (batch_size / h): after h images (h / batch_size steps) the weight of the
+    average on any earlier value of G has halved. With a ramp-up, h = min(half_life_images,
+    rampup * images_seen): early in training, while G changes fastest and its first weights
+    are random, the average covers only the last ``rampup`` share of the images seen so far
+    (at images_seen = 0, beta = 0: the EMA is G itself). This is the rule of StyleGAN2-ADA
+    (Karras et al., *Training Generative Adversarial Networks with Limited Data*, NeurIPS
+    2020: ``ema_kimg`` = 10, i.e. 10,000 images, and ``ema_rampup`` = 0.05 in their settings).
+
+    Args:
+        batch_size: images per step (> 0).
+        images_seen: images shown to D before this step (>= 0): the step count times the batch.
+        half_life_images: h once the ramp-up is over, in images (> 0).
+        rampup: the ramp-up's share of the images seen (> 0), or None for no ramp-up.
+
+    Returns:
+        beta in [0, 1), for ``update_ema(ema_model, model, beta)``.
+    """
+    if batch_size <= 0 or images_seen < 0 or half_life_images <= 0:
+        raise ValueError(f"ema_decay needs batch_size > 0, images_seen >= 0 and half_life_images > 0; "
+                         f"got {batch_size}, {images_seen} and {half_life_images}")
+    if rampup is not None and rampup <= 0:
+        raise ValueError(f"rampup must be a positive share of the images seen (0.05: 5 %) or None, got {rampup}")
+    half_life = half_life_images if rampup is None else min(half_life_images, rampup * images_seen)
+    if half_life <= 0:  # nothing seen yet: the average starts at G's weights
+        return 0.0
+    return 0.5 ** (batch_size / half_life)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, batches: Iterable[torch.Tensor | tuple[torch.Tensor, ...]]) -> None:
+    """Recompute the running statistics of every batch-norm layer of ``model`` from ``batches``.
+
+    An EMA of G averages G's weights, but batch norm's running mean and variance are G's own
+    (``update_ema`` copies them): statistics of activations that the averaged weights do not
+    produce. Before sampling the EMA model, this resets them and runs the model in training
+    mode, without gradients, on each batch, with ``momentum = None`` so that each layer ends
+    with the plain average of the batches' means and of their unbiased variances. Each
+    layer's momentum and the model's mode (train or eval) are restored; the weights are not
+    touched. A model without batch norm is left as it is.
+
+    Args:
+        model: the network, e.g. G_EMA; its running statistics change in place.
+        batches: G's inputs, each a tensor z (B, latent_dim) with B >= 2, or a tuple of its
+            arguments (z, labels); moved to the model's device. Fixed, seeded batches (of the
+            training batch size) make the statistics, and so the samples, deterministic.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not norms:
+        return
+    batches = [batch if isinstance(batch, (tuple, list)) else (batch,) for batch in batches]
+    if not batches:
+        raise ValueError("recalibrate_batch_norm got no batch: pass a few batches of z (e.g. z.split(64))")
+    device = norms[0].running_mean.device
+    momenta, was_training = [m.momentum for m in norms], model.training
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over the batches
+        model.train()
+        for batch in batches:
+            model(*(x.to(device) for x in batch))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.train(was_training)
 
 
 @torch.no_grad()

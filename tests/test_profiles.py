@@ -80,6 +80,15 @@ def test_nonsense_values_are_refused(override, value, expected):
     assert "expected" in str(error.value)
 
 
+@pytest.mark.parametrize("value", [0, -6_400, "6400", True])
+def test_a_half_life_must_be_a_positive_number_of_images(value):
+    table = {name: {**row, "ema_half_life": 6_400} for name, row in TABLE.items()}
+    assert select_profile("cpu", table)["ema_half_life"] == 6_400
+    assert select_profile("cpu", table, ema_half_life=2.5e3)["ema_half_life"] == 2.5e3
+    with pytest.raises(ValueError, match=f"EMA_HALF_LIFE={value!r} makes no sense: expected a positive number"):
+        select_profile("cpu", table, ema_half_life=value)
+
+
 def test_unknown_override_lists_settings():
     with pytest.raises(ValueError, match="not a setting"):
         select_profile("cpu", TABLE, epoch=3)

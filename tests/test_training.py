@@ -30,6 +30,94 @@ def test_update_ema_copies_batchnorm_buffers():
     assert torch.equal(ema.running_mean, model.running_mean)
 
 
+def test_ema_decay_by_hand():
+    # beta = 0.5 ** (batch / h): batch 64, half-life 10,000 images, no ramp-up
+    assert gh.ema_decay(64, 1_000, 10_000, rampup=None) == pytest.approx(0.5 ** (64 / 10_000))
+    # ramp-up 0.05 after 1,000 images: h = min(10,000, 50) = 50 images
+    assert gh.ema_decay(64, 1_000, 10_000, rampup=0.05) == pytest.approx(0.5 ** (64 / 50))
+    # after 1,000,000 images the ramp (50,000) is past the half-life: h = 10,000
+    assert gh.ema_decay(64, 1_000_000, 10_000) == pytest.approx(0.5 ** (64 / 10_000))
+    assert gh.ema_decay(64, 0, 10_000) == 0.0  # nothing seen: the EMA is G itself
+    assert gh.ema_decay(64, 0, 10_000, rampup=None) == pytest.approx(0.5 ** (64 / 10_000))
+    for bad in [(0, 10, 100), (64, -1, 100), (64, 10, 0)]:
+        with pytest.raises(ValueError, match="ema_decay needs"):
+            gh.ema_decay(*bad)
+    with pytest.raises(ValueError, match="rampup"):
+        gh.ema_decay(64, 10, 100, rampup=0.0)
+
+
+def test_the_half_life_halves_the_weight_on_the_first_weights():
+    """G's weight is 1 at step 0 and 0 after it: the EMA's value is its weight on step 0."""
+    model, ema = nn.Linear(1, 1, bias=False), nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        ema.weight.fill_(1.0), model.weight.fill_(0.0)
+    batch, half_life = 64, 6_400  # 100 steps per half-life
+    weights = []
+    for step in range(200):
+        seen = 1_000_000 + step * batch  # well past the ramp-up
+        gh.update_ema(ema, model, gh.ema_decay(batch, seen, half_life))
+        weights.append(ema.weight.item())
+    assert weights[99] == pytest.approx(0.5, rel=1e-4) and weights[199] == pytest.approx(0.25, rel=1e-4)
+    assert weights[49] == pytest.approx(0.5 ** 0.5, rel=1e-4)
+    # with the ramp-up, the first step (0 images seen) replaces the EMA by G
+    with torch.no_grad():
+        ema.weight.fill_(5.0), model.weight.fill_(2.0)
+    gh.update_ema(ema, model, gh.ema_decay(batch, 0, half_life, rampup=0.05))
+    assert ema.weight.item() == 2.0
+
+
+def small_bn_generator():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=0.3), nn.ReLU(),
+                         nn.Linear(4, 5), nn.BatchNorm1d(5), nn.Tanh())
+
+
+def test_recalibrate_batch_norm_gives_the_statistics_of_its_inputs():
+    G = small_bn_generator()
+    G(torch.randn(16, 3) * 4 + 3)  # stale running statistics, as G_EMA has G's
+    G.eval()
+    weights = {k: v.clone() for k, v in G.state_dict().items() if "running" not in k and "tracked" not in k}
+    z = torch.randn(3 * 8, 3, generator=torch.Generator().manual_seed(1))
+    gh.recalibrate_batch_norm(G, z.split(8))
+
+    # by hand: each layer's inputs with the layers before it in training mode (batch statistics)
+    bn1, bn2 = G[1], G[4]
+    inputs1, inputs2 = [], []
+    with torch.no_grad():
+        for batch in z.split(8):
+            h = G[0](batch)
+            inputs1.append(h)
+            h = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + bn1.eps) * bn1.weight + bn1.bias
+            inputs2.append(G[3](h.relu()))
+    for bn, inputs in ((bn1, inputs1), (bn2, inputs2)):
+        # the average of the batches' means (the mean of all inputs: equal batches) and of
+        # their unbiased variances
+        assert torch.allclose(bn.running_mean, torch.cat(inputs).mean(0), atol=1e-6)
+        assert torch.allclose(bn.running_var, torch.stack([x.var(0) for x in inputs]).mean(0), atol=1e-6)
+        assert bn.num_batches_tracked.item() == 3
+    assert bn1.momentum == 0.3 and bn2.momentum == 0.1  # restored
+    assert not G.training and not any(m.training for m in G.modules())  # eval, as it was
+    assert all(torch.equal(G.state_dict()[k], v) for k, v in weights.items())  # weights untouched
+
+    # one batch: exactly the mean and unbiased variance of the layer's inputs
+    G.train()
+    gh.recalibrate_batch_norm(G, [z])
+    with torch.no_grad():
+        x = G[0](z)
+    assert torch.allclose(bn1.running_mean, x.mean(0), atol=1e-6)
+    assert torch.allclose(bn1.running_var, x.var(0), atol=1e-6)
+    assert G.training  # train, as it was
+
+
+def test_recalibrate_batch_norm_leaves_a_model_without_batch_norm_alone():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh()).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    gh.recalibrate_batch_norm(model, [torch.randn(4, 3)])
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()) and not model.training
+    with pytest.raises(ValueError, match="no batch"):
+        gh.recalibrate_batch_norm(small_bn_generator(), [])
+
+
 def test_check_finite_names_step_and_checkpoint():
     check_finite(3, 1, loss_D=1.2, loss_G=0.7)  # finite: nothing happens
     with pytest.raises(gh.training.TrainingDiverged) as error:
