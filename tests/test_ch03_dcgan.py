@@ -58,6 +58,21 @@ def test_first_epoch_is_a_fair_game(executed_smoke):
     assert 0.45 < first["D(x)"] < 0.7 and 0.4 < first["D(G(z))"] < 0.65
 
 
+def test_g_ema_has_a_half_life_and_batch_norm_statistics_of_its_own(executed_smoke):
+    """G_EMA's batch norm is recalibrated before it draws (the last snapshot's 16 batches of z),
+    so the checkpoint's G_EMA holds running statistics of its own, not copies of G's; its
+    average is set by a half-life in images with a ramp-up, not by a decay per step."""
+    state = torch.load(executed_smoke["outputs"] / CHAPTER / "checkpoint.pt", weights_only=True)
+    G, G_ema = state["state_dicts"]["G"], state["state_dicts"]["G_ema"]
+    means = [key for key in G if key.endswith("running_mean")]
+    assert len(means) == 3  # 32x32: three batch-norm layers in G
+    for key in means:
+        assert not torch.equal(G[key], G_ema[key]), key
+        assert G_ema[key.replace("running_mean", "num_batches_tracked")] == 16, key
+    assert state["config"]["ema_half_life"] == 50 and state["config"]["ema_rampup"] == 0.05
+    assert "ema_decay" not in state["config"]
+
+
 def test_exactly_the_chapters_exercises_pass(executed_smoke):
     text = stream_text(nbformat.read(executed_smoke["dir"] / f"{CHAPTER}.ipynb", as_version=4))
     assert re.findall(r"\[PASSED\] Exercise (.+)", text) == EXERCISES

@@ -336,6 +336,23 @@ def test_one_full_sized_training_step_on_a_tiny_batch(path):
             assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters())), f"{where}: G did not move"
 
 
+def test_the_ema_decay_of_each_chapter_s_settings():
+    """Chapters 3 and 4 give the EMA of G a half-life in images (the decay once the ramp-up is
+    over: 0.5 ** (batch / half-life)); the others a decay per step; the tools read both."""
+    for path in TRAINING:
+        chapter = plan.read_chapter(path)
+        for profile in ("smoke", "cpu", "gpu", "full"):
+            config = chapter.config(profile)
+            decay = plan.ema_decay_of(config)
+            assert 0 <= decay < 1, f"{path.stem} {profile}: {decay}"
+            if path.stem in ("03_dcgan_celeba", "04_dcgan_anime"):
+                assert "ema_decay" not in config and config["ema_rampup"] == 0.05
+                assert decay == pytest.approx(0.5 ** (config["batch_size"] / config["ema_half_life"]))
+    config = plan.read_chapter(book.NOTEBOOKS / "03_dcgan_celeba.ipynb").config("cpu")
+    assert plan.ema_decay_of(config) == pytest.approx(0.5 ** (64 / 5_000))
+    assert plan.ema_decay_of({"ema_decay": 0.99, "batch_size": 64}) == 0.99
+
+
 def test_the_anime_faces_are_counted_once_everywhere():
     """One count for the anime dataset: the plan's epochs, chapter 4's introduction and the
     dataset card in book/data.md (the plan said 63,565 while the chapter and the card said 63,632)."""

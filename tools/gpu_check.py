@@ -338,7 +338,7 @@ def build_gan(plan: types.ModuleType, subject: Subject, device: torch.device, ch
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     lr, betas = config.get("lr", 2e-4), tuple(config.get("betas", (0.5, 0.999)))
     opt_G, opt_D = (torch.optim.Adam(m.parameters(), lr=lr, betas=betas) for m in (G, D))
-    gan = GAN(plan, G, D, copy.deepcopy(G).eval(), opt_G, opt_D, config.get("ema_decay", 0.999), subject.loop,
+    gan = GAN(plan, G, D, copy.deepcopy(G).eval(), opt_G, opt_D, plan.ema_decay_of(config), subject.loop,
               subject.n_critic, subject.penalty, config.get("gp_weight", 10.0))
     latent_dim = config.get("latent_dim") or inspect.signature(subject.G).parameters["latent_dim"].default
     inputs = Inputs((), latent_dim, len(inspect.signature(G.forward).parameters) - 1, config.get("num_classes", 10),

@@ -445,7 +445,7 @@ def make_training(G_cls: type, D_cls: type, config: dict[str, Any], batch: int, 
     if amp.scales_loss:  # fp16: the scaler's first call creates its factor; a run under way has found
         amp.scaler.scale(torch.ones((), device=device))  # one at which no step overflows (and is skipped)
         amp.scaler.update(new_scale=2.0**8)
-    return Training(G, D, draw, real, opt_G, opt_D, copy.deepcopy(G).eval(), amp)
+    return Training(G, D, draw, real, opt_G, opt_D, copy.deepcopy(G).eval(), amp, ema_decay_of(config))
 
 
 @dataclass
@@ -544,6 +544,15 @@ def n_critic_of(config: dict[str, Any], spec: dict[str, Any]) -> int:
         n_critic = spec.get("n_critic", 1)
         return config[n_critic] if isinstance(n_critic, str) else n_critic
     return config.get("n_critic", config.get("d_steps", 1))
+
+
+def ema_decay_of(config: dict[str, Any]) -> float:
+    """The decay per G step of the EMA of G in a run with ``config``: its ``ema_decay`` (chapters 1,
+    2 and 5), or, for a half-life in images (``ema_half_life``: chapters 3 and 4), the decay once the
+    ramp-up is over, ``gh.ema_decay(batch_size, ..., ema_half_life, rampup=None)``; else 0.999."""
+    if "ema_half_life" in config:
+        return gh.ema_decay(config["batch_size"], 0, config["ema_half_life"], rampup=None)
+    return config.get("ema_decay", 0.999)
 
 
 @dataclass
