@@ -31,6 +31,7 @@ from .pypi_inception import INCEPTION_FEATURE_DIM
 from .runs import course_runs
 from .runtime import cache_dir, configure_device, describe_machine, pick_device, seed_everything
 from .training import TrainingRun, count_parameters, d_scores, ema_decay, recalibrate_batch_norm, sample, update_ema
+from .toy import TOY_DATASETS, critic_gradient, critic_surface, empirical_w1, mode_statistics, toy_dataset
 from .widgets import generation_panel, latent_explorer, truncate_z
 
 __all__ = [
@@ -53,6 +54,8 @@ __all__ = [
     "inception_score_or_reason", "inception_score_splits", "kid", "knn_radii", "load_classifier", "mmd2_unbiased",
     "nearest_neighbours", "pairwise_distances", "precision_recall", "real_statistics", "standard_extractor",
     "standard_scores",
+    # the 2-D toy of chapter 5: its mixtures, their measures, a critic's surface and gradient
+    "TOY_DATASETS", "critic_gradient", "critic_surface", "empirical_w1", "mode_statistics", "toy_dataset",
     # coursework: the exercises' checks and the reference solutions
     "exercise", "expect", "expect_close", "expect_own_code", "expect_shape", "reference", "yours_or_reference",
 ]

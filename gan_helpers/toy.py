@@ -40,7 +40,7 @@ from scipy.spatial.distance import cdist
 __all__ = ["GaussianMixture", "TOY_DATASETS", "toy_dataset", "mode_statistics", "empirical_w1",
            "critic_surface", "critic_gradient"]
 
-TOY_DATASETS = ("8gaussians", "25gaussians")
+TOY_DATASETS = ("8gaussians", "25gaussians")  # the names of the two 2-D mixtures, for toy_dataset
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ API = {
     "random_affine", "real_statistics", "recalibrate_batch_norm", "reference", "runs_root", "sample", "save_animation", "save_samples",
     "seed_everything", "select_profile", "show_images", "show_progression", "slerp", "standard_extractor",
     "standard_scores", "to_uint8", "to_unit_range", "truncate_z", "update_ema", "yours_or_reference",
+    # chapter 5's 2-D toy
+    "TOY_DATASETS", "critic_gradient", "critic_surface", "empirical_w1", "mode_statistics", "toy_dataset",
 }
 
 
