@@ -330,3 +330,11 @@ def test_the_toy_critic_steps_clip_and_separate():
             toy["toy_critic_step"](gan, D, opt, real, fake, gen)
         with torch.no_grad():
             assert D(real).mean() - D(fake).mean() > 0.5, gan
+
+
+def test_the_toy_surfaces_are_evaluated_on_the_chapters_device():
+    """gh.critic_surface takes its device from a module's parameters; the chapter passes lambdas
+    (sigmoid(D), log sigmoid(D)), which have none, so without device=device the grid would be
+    made on the CPU and a GPU critic would fail on it."""
+    calls = re.findall(r"gh\.critic_surface\(([^)]*)\)", cells()["c5surf"].source)
+    assert calls and all("device=device" in call for call in calls)
