@@ -92,3 +92,18 @@ def stream_text(notebook) -> str:
 
 def read_metrics(out_dir: Path) -> dict:
     return json.loads((out_dir / "metrics.json").read_text())
+
+
+def assert_g_ema_recalibrated(checkpoint: Path, norms: int = 3, batches: int = 16) -> None:
+    """The G_EMA saved in ``checkpoint`` holds batch-norm statistics of its own: each of its
+    ``norms`` layers' running mean differs from G's (which gh.update_ema copies) and was
+    averaged over ``batches`` batches of z by gh.recalibrate_batch_norm."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=True)
+    G, G_ema = state["state_dicts"]["G"], state["state_dicts"]["G_ema"]
+    means = [key for key in G if key.endswith("running_mean")]
+    assert len(means) == norms, means
+    for key in means:
+        assert not torch.equal(G[key], G_ema[key]), key
+        assert G_ema[key.replace("running_mean", "num_batches_tracked")] == batches, key

@@ -16,7 +16,7 @@ from torch import nn
 
 import book
 import gan_helpers as gh
-from conftest import stream_text
+from conftest import assert_g_ema_recalibrated, stream_text
 
 CHAPTER = "03_dcgan_celeba"
 SOURCE = book.NOTEBOOKS / f"{CHAPTER}.ipynb"
@@ -62,13 +62,9 @@ def test_g_ema_has_a_half_life_and_batch_norm_statistics_of_its_own(executed_smo
     """G_EMA's batch norm is recalibrated before it draws (the last snapshot's 16 batches of z),
     so the checkpoint's G_EMA holds running statistics of its own, not copies of G's; its
     average is set by a half-life in images with a ramp-up, not by a decay per step."""
-    state = torch.load(executed_smoke["outputs"] / CHAPTER / "checkpoint.pt", weights_only=True)
-    G, G_ema = state["state_dicts"]["G"], state["state_dicts"]["G_ema"]
-    means = [key for key in G if key.endswith("running_mean")]
-    assert len(means) == 3  # 32x32: three batch-norm layers in G
-    for key in means:
-        assert not torch.equal(G[key], G_ema[key]), key
-        assert G_ema[key.replace("running_mean", "num_batches_tracked")] == 16, key
+    checkpoint = executed_smoke["outputs"] / CHAPTER / "checkpoint.pt"
+    assert_g_ema_recalibrated(checkpoint, norms=3)  # 32x32: three batch-norm layers in G
+    state = torch.load(checkpoint, weights_only=True)
     assert state["config"]["ema_half_life"] == 50 and state["config"]["ema_rampup"] == 0.05
     assert "ema_decay" not in state["config"]
 

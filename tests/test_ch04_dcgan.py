@@ -17,7 +17,7 @@ import torch
 import gan_helpers as gh
 
 import book
-from conftest import stream_text
+from conftest import assert_g_ema_recalibrated, stream_text
 
 CHAPTER = "04_dcgan_anime"
 SOURCE = book.NOTEBOOKS / f"{CHAPTER}.ipynb"
@@ -118,6 +118,15 @@ def test_first_epoch_is_a_fair_game(executed_smoke):
     assert 0.4 < first["D(x)"] < 0.65 and 0.35 < first["D(G(z))"] < 0.6
     assert state["config"]["epochs"] == len(state["history"]) == 12
 
+
+def test_g_ema_has_a_half_life_and_batch_norm_statistics_of_its_own(executed_smoke):
+    """Chapter 3's G_EMA: recalibrated on 16 batches of z before it draws, averaged by a
+    half-life in images with a ramp-up (it had a decay per step and G's statistics)."""
+    checkpoint = executed_smoke["outputs"] / CHAPTER / "checkpoint.pt"
+    assert_g_ema_recalibrated(checkpoint, norms=3)  # 32x32: three batch-norm layers in G
+    config = torch.load(checkpoint, weights_only=True)["config"]
+    assert config["ema_half_life"] == 50 and config["ema_rampup"] == 0.05
+    assert "ema_decay" not in config
 
 def test_exactly_the_chapters_exercises_pass(executed_smoke):
     text = stream_text(executed(executed_smoke))
