@@ -29,6 +29,8 @@ WRONG = [
     ("05_wgan_gp_cifar10", r"`full` is the CIFAR-10 setting of Gulrajani",
      "no script of Gulrajani et al. has full's settings (gan_cifar.py: betas (0.5, 0.9), 200k steps; the ResNet "
      "script: lr 2e-4 decaying): say which it follows or call it a hybrid"),
+    ("05_wgan_gp_cifar10", r"`full` is the setting of\s+Gulrajani",
+     "full is a hybrid of Gulrajani et al.'s settings (the chapter's profiles say so), not their setting"),
     ("05_wgan_gp_cifar10", r"We start from a failure",
      "Gulrajani et al. (Fig. 3) report that with DCGAN-shaped networks WGAN-GP is slower in wall time to a "
      "similar score: the chapter must not promise that WGAN-GP beats the DCGAN on its budget"),
@@ -55,3 +57,17 @@ def test_chapter_5_says_the_penalty_uses_random_pairs_and_names_the_papers_behin
     assert re.search(r"pairs are \*\*random\*\*", text), "the interpolates join random real/fake pairs"
     for source in ("Arjovsky & Bottou", "Theorem 2.5", "Theorem 2.6", "Lucic", "hybrid", "50,000 *training*"):
         assert source in text, source
+
+
+def test_chapter_5_gives_published_fids_with_their_protocol():
+    """A reader compares like with like: each published CIFAR-10 FID in the chapter's table
+    comes with its sample count against its real-image count, and its source."""
+    text = prose("05_wgan_gp_cifar10")
+    rows = re.findall(r"^\| (.+?) \| ([\d.]+(?: ± [\d.]+)?) \| ([\d,]+) vs ([\d,]+)[^|]*\| (.+?) \|$",
+                      text, flags=re.M)
+    assert len(rows) >= 5, rows
+    protocols = {(samples, real) for _, _, samples, real, _ in rows}
+    assert {("10,000", "10,000"), ("50,000", "50,000")} <= protocols, protocols
+    assert all(re.search(r"Mimicry|\(\d{4}\)", source) for *_, source in rows), rows
+    for work in ("Lee & Town", "Kurach", "Miyato", "StudioGAN"):
+        assert work in text, work

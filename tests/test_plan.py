@@ -337,15 +337,15 @@ def test_one_full_sized_training_step_on_a_tiny_batch(path):
 
 
 def test_the_ema_decay_of_each_chapter_s_settings():
-    """Chapters 3 and 4 give the EMA of G a half-life in images (the decay once the ramp-up is
-    over: 0.5 ** (batch / half-life)); the others a decay per step; the tools read both."""
+    """Chapters 3 to 5 give the EMA of G a half-life in images (the decay once the ramp-up is
+    over: 0.5 ** (batch / half-life)); chapters 1 and 2 a decay per step; the tools read both."""
     for path in TRAINING:
         chapter = plan.read_chapter(path)
         for profile in ("smoke", "cpu", "gpu", "full"):
             config = chapter.config(profile)
             decay = plan.ema_decay_of(config)
             assert 0 <= decay < 1, f"{path.stem} {profile}: {decay}"
-            if path.stem in ("03_dcgan_celeba", "04_dcgan_anime"):
+            if path.stem in ("03_dcgan_celeba", "04_dcgan_anime", "05_wgan_gp_cifar10"):
                 assert "ema_decay" not in config and config["ema_rampup"] == 0.05
                 assert decay == pytest.approx(0.5 ** (config["batch_size"] / config["ema_half_life"]))
     config = plan.read_chapter(book.NOTEBOOKS / "03_dcgan_celeba.ipynb").config("cpu")

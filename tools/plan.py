@@ -547,8 +547,8 @@ def n_critic_of(config: dict[str, Any], spec: dict[str, Any]) -> int:
 
 
 def ema_decay_of(config: dict[str, Any]) -> float:
-    """The decay per G step of the EMA of G in a run with ``config``: its ``ema_decay`` (chapters 1,
-    2 and 5), or, for a half-life in images (``ema_half_life``: chapters 3 and 4), the decay once the
+    """The decay per G step of the EMA of G in a run with ``config``: its ``ema_decay`` (chapters 1
+    and 2), or, for a half-life in images (``ema_half_life``: chapters 3 to 5), the decay once the
     ramp-up is over, ``gh.ema_decay(batch_size, ..., ema_half_life, rampup=None)``; else 0.999."""
     if "ema_half_life" in config:
         return gh.ema_decay(config["batch_size"], 0, config["ema_half_life"], rampup=None)
