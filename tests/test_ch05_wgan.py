@@ -170,10 +170,11 @@ def test_a_batch_norm_critic_is_refused_with_the_reason(tmp_path):
 
 def test_profiles_follow_the_issue_and_settings_get_their_own_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_OUT_ROOT", str(tmp_path))
-    cpu = chapter_config(tmp_path, PROFILE="cpu")["config"]
+    setup = chapter_config(tmp_path, PROFILE="cpu")
+    cpu = setup["config"]
     assert (cpu["width"], cpu["n_samples"], cpu["n_fid"], cpu["n_critic"], cpu["gp_weight"]) == (32, 10_000, 2_000, 5, 10.0)
     # one sample count for both GANs' FID in every profile (cpu gave one of them 1,000 or 500)
-    assert not any("n_fid_other" in row for row in chapter_config(tmp_path, PROFILE="smoke")["PROFILES"].values())
+    assert not any("n_fid_other" in row for row in setup["PROFILES"].values())
     full = chapter_config(tmp_path, PROFILE="full")["config"]
     assert (full["n_critic"], full["lr"], tuple(full["betas"]), full["batch_size"]) == (5, 1e-4, (0.0, 0.9), 64)
     other = chapter_config(tmp_path, PROFILE="smoke", OUT_DIR=None, N_CRITIC=1, CRITIC_NORM="layer")["OUT_DIR"]
